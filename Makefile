@@ -1,0 +1,39 @@
+# Two commands for a new user:  make lab  (set up + open JupyterLab)   make test  (set up + every test)
+# Needs only Python 3.11 and pip. Everything goes into .venv at the repo root, pinned by requirements.lock.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup lab test validate lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[test,scale]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=True \
+		--IdentityProvider.token="$${JUPYTER_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))')}" \
+		notebooks/00_start_here.ipynb
+
+test: setup
+	$(BIN)/policy-kb validate
+	$(BIN)/python -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+validate: setup
+	$(BIN)/policy-kb validate
+
+# Re-pin after changing pyproject.toml: resolves in a scratch venv and writes requirements.lock.
+lock:
+	rm -rf /tmp/policy-kb-lock && $(PYTHON) -m venv /tmp/policy-kb-lock
+	/tmp/policy-kb-lock/bin/python -m pip install --quiet --upgrade "pip>=24"
+	/tmp/policy-kb-lock/bin/python -m pip install --quiet -e ".[test,scale]"
+	/tmp/policy-kb-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage

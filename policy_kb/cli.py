@@ -1,0 +1,132 @@
+"""The `policy-kb` command line. Bad input gives a one-line error and exit status 2, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import export as export_mod
+from .kb import GuidelineDataError, default_data_dir, load_guideline, validate
+from .query import LabelError, find
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _graph(args):
+    try:
+        return load_guideline(args.data)
+    except GuidelineDataError as exc:
+        raise CliError(f"the guideline data does not load ({len(exc.problems)} problem(s)); run 'policy-kb validate'") from None
+
+
+def cmd_validate(args) -> int:
+    data = Path(args.data) if args.data else default_data_dir()
+    if not data.is_dir():
+        raise CliError(f"--data: {data} is not a folder")
+    problems = validate(data)
+    for p in problems:
+        print(f"problem: {p}")
+    missing = []
+    if args.text:
+        from .textcheck import labels_not_in_text
+        if problems:
+            print("label check skipped: fix the problems first")
+        else:
+            text = Path(args.text).read_text(encoding="utf-8")
+            missing = labels_not_in_text(load_guideline(data), text)
+            for node, label in missing:
+                print(f"problem: {node}: label {label!r} is not found in {args.text}")
+    if problems or missing:
+        print(f"{len(problems) + len(missing)} problem(s)")
+        return 1
+    g = load_guideline(data)
+    print(f"ok: {g.number_of_nodes()} items, {g.number_of_edges()} relations, kb_version {g.graph['kb_version']}")
+    return 0
+
+
+def cmd_graph_stats(args) -> int:
+    s = export_mod.stats(_graph(args))
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    print(f"{s['nodes']} nodes, {s['edges']} edges")
+    print("nodes per kind:")
+    for k, n in s["nodes_per_kind"].items():
+        print(f"  {k:40s} {n:5d}")
+    print("edges per relation:")
+    for k, n in s["edges_per_relation"].items():
+        print(f"  {k:40s} {n:5d}")
+    return 0
+
+
+def cmd_graph_export(args) -> int:
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise CliError(f"-o: {out} exists; pass --force to overwrite it")
+    if not out.parent.is_dir():
+        raise CliError(f"-o: folder {out.parent} does not exist")
+    export_mod.export(_graph(args), args.format, out)
+    print(f"wrote {out} ({args.format})")
+    return 0
+
+
+def cmd_find(args) -> int:
+    g = _graph(args)
+    try:
+        ids = find(g, args.label, kind=args.kind)
+    except LabelError as exc:
+        raise CliError(str(exc)) from None
+    for n in ids:
+        d = g.nodes[n]
+        print(f"{n}\t{d['kind']}\t{d['label']}\t[{d['section']}]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="policy-kb", description=__doc__)
+    p.add_argument("--data", help="guideline data folder (default: data/guideline)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check the guideline data: ids, edges, sections, orphans, labels")
+    v.add_argument("--text", help="also check that verbatim labels occur in this copy of the guideline text")
+    v.set_defaults(func=cmd_validate)
+
+    gr = sub.add_parser("graph", help="graph statistics and export")
+    gsub = gr.add_subparsers(dest="graph_command", required=True)
+    st = gsub.add_parser("stats", help="node count per kind, edge count per relation")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_graph_stats)
+    ex = gsub.add_parser("export", help="write the graph as node-link JSON or GraphML")
+    ex.add_argument("--format", choices=["node-link", "graphml"], default="node-link")
+    ex.add_argument("-o", "--output", required=True)
+    ex.add_argument("--force", action="store_true", help="overwrite an existing file")
+    ex.set_defaults(func=cmd_graph_export)
+
+    f = sub.add_parser("find", help="find the item(s) a label names")
+    f.add_argument("label")
+    f.add_argument("--kind")
+    f.set_defaults(func=cmd_find)
+    return p
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"policy-kb: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
