@@ -96,6 +96,12 @@ def read_entries(data_dir: Path) -> tuple[list[tuple[NodeEntry, str | None, str 
             where = f"line {mark.line + 1}" if mark else "-"
             problems.append(Problem(path.name, where, f"malformed YAML: {getattr(exc, 'problem', exc)}"))
             continue
+        if isinstance(raw, dict) and ("rules" in raw or "parameters" in raw):
+            from .rulebook_loader import rule_entries  # rules and parameters: their own file shapes
+            more, trouble = rule_entries(raw, path.name)
+            entries.extend(more)
+            problems.extend(trouble)
+            continue
         try:
             doc = GuidelineFile.model_validate(raw)
         except ValidationError as exc:
@@ -170,6 +176,9 @@ def build_graph(data_dir: Path) -> tuple[nx.MultiDiGraph, list[Problem]]:
             seen_pairs.add((s, t, relation))
             g.add_edge(s, t, key=relation, relation=relation)
     problems.extend(_orphans(g, origin))
+    if not problems:
+        from .rulebook_loader import check_rulebook
+        problems.extend(check_rulebook(g))
     return g, problems
 
 

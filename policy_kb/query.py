@@ -49,19 +49,23 @@ def _keys(label: str) -> set[str]:
     return {k for k in keys if k}
 
 
-_INDEX: "weakref.WeakKeyDictionary[nx.MultiDiGraph, dict[str, list[str]]]" = weakref.WeakKeyDictionary()
+_INDEX: "weakref.WeakKeyDictionary[nx.MultiDiGraph, tuple[dict, dict]]" = weakref.WeakKeyDictionary()
 
 
-def _label_index(g: nx.MultiDiGraph) -> dict[str, list[str]]:
+def _label_index(g: nx.MultiDiGraph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(labels, synonyms): normalised text -> ids. A label match wins over a synonym match."""
     index = _INDEX.get(g)
     if index is None or not nx.is_frozen(g):
-        index = {}
+        labels: dict[str, list[str]] = {}
+        synonyms: dict[str, list[str]] = {}
         for node, data in g.nodes(data=True):
-            for text in [data["label"], *data.get("synonyms", [])]:
-                for key in _keys(text):
-                    index.setdefault(key, [])
-                    if node not in index[key]:
-                        index[key].append(node)
+            for target, texts in ((labels, [data["label"]]), (synonyms, data.get("synonyms", []))):
+                for text in texts:
+                    for key in _keys(text):
+                        ids = target.setdefault(key, [])
+                        if node not in ids:
+                            ids.append(node)
+        index = (labels, synonyms)
         if nx.is_frozen(g):
             _INDEX[g] = index
     return index
@@ -78,12 +82,14 @@ def find(g: nx.MultiDiGraph, label: str, kind: str | None = None,
     allowed = set(kinds) if kinds is not None else None
     if kind is not None:
         allowed = {kind} if allowed is None or kind in allowed else set()
-    index = _label_index(g)
     hits: list[str] = []
-    for key in _keys(label):
-        for node in index.get(key, []):
-            if node not in hits and (allowed is None or g.nodes[node]["kind"] in allowed):
-                hits.append(node)
+    for index in _label_index(g):  # labels first; synonyms only when no label matches
+        for key in _keys(label):
+            for node in index.get(key, []):
+                if node not in hits and (allowed is None or g.nodes[node]["kind"] in allowed):
+                    hits.append(node)
+        if hits:
+            break
     if not hits:
         raise UnknownLabel(f"no item is labelled {label!r}" + _suggest(g, label, allowed),
                            label, _closest(g, label, allowed))
@@ -96,7 +102,8 @@ def find(g: nx.MultiDiGraph, label: str, kind: str | None = None,
 
 
 def _closest(g: nx.MultiDiGraph, label: str, allowed: set[str] | None, n: int = 5) -> list[tuple[str, str, str]]:
-    index = _label_index(g)
+    labels, synonyms = _label_index(g)
+    index = {**synonyms, **labels}
     keys = difflib.get_close_matches(normalize_label(label), list(index), n=n * 2, cutoff=0.5)
     key = normalize_label(label)
     keys += [k for k in index if key and key in k and k not in keys]

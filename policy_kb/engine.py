@@ -1,0 +1,272 @@
+"""The determination engine: case -> facts -> rules -> outcome, dosage, referral, actions, reasons.
+
+Outcome precedence (case-format spec): any deny -> denied; else any limit -> partially approved with
+the dosage lowered to the tightest cap; else approved. Any refer sets the referral. A rule overridden
+by another rule that fired is reported as governed and does not count.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import networkx as nx
+
+from .case import Case, CaseError, parse_case
+from .facts import CaseFacts, case_facts
+from .kb import load_guideline
+from .rulebook import EFFECTS, Rule, Rulebook, derive, evaluate, expression_names
+from .rulebook_loader import RULE_LIST
+
+_BOOKS: "WeakKeyDictionary[nx.MultiDiGraph, Rulebook]" = WeakKeyDictionary()
+
+
+class ParameterError(ValueError):
+    """An unknown parameter name or a value of the wrong type."""
+
+
+def rulebook(g: nx.MultiDiGraph | None = None) -> Rulebook:
+    """The compiled rulebook of a knowledge graph (cached per graph)."""
+    g = g if g is not None else load_guideline()
+    book = _BOOKS.get(g)
+    if book is not None:
+        return book
+    head = g.nodes[RULE_LIST]
+    params = {d["name"]: {"value": d["value"], "unit": d["unit"], "source": d["param_source"], "cites": d["cites"],
+                          "description": d.get("notes", "")}
+              for _, d in g.nodes(data=True) if d.get("kind") == "parameter"}
+    derived = [(d["name"], d["expr"], compile(d["expr"], d["name"], "eval")) for d in head["derived"]]
+    dnames = {n: expression_names(e) for n, e, _ in derived}
+
+    def closure(names: set[str]) -> tuple[set[str], set[str]]:
+        ps, fs, todo = set(), set(), list(names)
+        while todo:
+            n = todo.pop()
+            if n in params:
+                ps.add(n)
+            elif n in dnames:
+                todo.extend(dnames[n] - fs)
+                fs.add(n)
+            else:
+                fs.add(n)
+        return ps, fs
+
+    order = {n: i for i, n in enumerate(n for n, k in g.nodes(data="kind") if k == "rule")}
+    rules = []
+    for n in sorted(order, key=order.get):
+        d = g.nodes[n]
+        names = expression_names(d["when"]) | (expression_names(d["urgent_when"]) if d.get("urgent_when") else set())
+        cap = d.get("cap") or None
+        when = d["when"]
+        if cap:  # a limit fires only when the request exceeds its cap
+            reqs = {"weeks": "requested_weeks", "visits_per_week": "requested_visits_per_week"}
+            when = f"({when}) & " + " & ".join(f"({reqs[k]} > {p})" for k, p in cap.items())
+            names |= set(cap.values()) | {reqs[k] for k in cap}
+        ps, fs = closure(names)
+        import string
+        msg_names = {f for _, f, _, _ in string.Formatter().parse(d["message"]) if f}
+        ps |= msg_names & set(params)
+        rules.append(Rule(
+            id=n, label=d["label"], section=d["section"], effect=d["effect"], when=when,
+            code=compile(when, n, "eval"),
+            implements=[v for _, v, r in g.out_edges(n, data="relation") if r == "implements"],
+            message=d["message"], actions=list(d.get("actions") or []),
+            overrides=[v for _, v, r in g.out_edges(n, data="relation") if r == "overrides"],
+            cap=cap, urgency=d.get("urgency"),
+            urgent_when=compile(d["urgent_when"], n, "eval") if d.get("urgent_when") else None,
+            urgent_when_src=d.get("urgent_when"), documentation=d.get("documentation"),
+            reads=sorted(ps), reads_facts=sorted(fs)))
+    book = Rulebook(rules, derived, params, head["listing_precedence"], head["checklist"], g.graph["kb_version"])
+    if nx.is_frozen(g):
+        _BOOKS[g] = book
+    return book
+
+
+def check_parameters(book: Rulebook, overrides: dict[str, Any] | None) -> dict[str, float]:
+    """Parameter values with overrides; raises ParameterError naming the parameter and what is allowed."""
+    out = {}
+    for k, v in (overrides or {}).items():
+        if k not in book.parameters:
+            raise ParameterError(f"parameters.{k}: unknown parameter; allowed: {', '.join(sorted(book.parameters))}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                raise ParameterError(f"parameters.{k}: {v!r} is not a number") from None
+        if v < 0 or math.isnan(v):
+            raise ParameterError(f"parameters.{k}: {v!r} must be a number >= 0")
+        out[k] = v
+    return book.values(out)
+
+
+@dataclass
+class Reason:
+    rule: str
+    section: str
+    effect: str
+    because: str
+    source: str
+    governed_by: str | None = None
+    implements: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    parameters: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Determination:
+    case_id: str
+    outcome: str
+    requested: dict[str, int]
+    approved: dict[str, int]
+    referral: dict[str, Any]
+    actions: list[str]
+    stage: str
+    reasons: list[Reason]
+    parameters: dict[str, dict]
+    kb_version: str
+    findings: list[dict] = field(default_factory=list)
+
+    @property
+    def deciding(self) -> list[Reason]:
+        """The reasons that decide the outcome (deny for denied, limit for partial, support for approved)."""
+        want = {"denied": "deny", "partially_approved": "limit", "approved": "support"}[self.outcome]
+        return [r for r in self.reasons if r.effect == want and r.governed_by is None]
+
+    def to_json(self, detail: bool = False) -> dict:
+        """The JSON object of the case-format spec (detail=True adds facts, implements, findings)."""
+        reasons = []
+        for r in self.reasons:
+            item = {"rule": r.rule, "section": r.section, "effect": r.effect, "because": r.because, "source": r.source}
+            if r.governed_by:
+                item["governed_by"] = r.governed_by
+            if detail:
+                item.update(implements=r.implements, facts=r.facts, parameters=r.parameters)
+            reasons.append(item)
+        out = {"case_id": self.case_id, "outcome": self.outcome, "requested": self.requested,
+               "approved": self.approved, "referral": self.referral, "actions": self.actions,
+               "stage": self.stage, "reasons": reasons, "parameters": self.parameters, "kb_version": self.kb_version}
+        if detail:
+            out["findings"] = self.findings
+        return out
+
+
+class _Fmt(dict):
+    def __missing__(self, key):
+        return "?"
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return "not measured" if math.isnan(v) else f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v)) if v else "none"
+    if v is None:
+        return "none"
+    return str(v)
+
+
+def _stage(ns: dict) -> str:
+    for s in ("acute", "sub_acute", "chronic"):
+        if bool(ns[s]):
+            return s
+    return "unknown"
+
+
+def evaluate_rules(book: Rulebook, ns: dict[str, Any]) -> dict[str, bool]:
+    """Which rules fire on a namespace of scalar facts + parameters (derived facts added in place)."""
+    derive(book, ns)
+    return {r.id: bool(evaluate(r.code, ns)) for r in book.rules}
+
+
+def determine(case: Case | dict, parameters: dict[str, Any] | None = None,
+              g: nx.MultiDiGraph | None = None) -> Determination:
+    """Judge one treatment submission by the guideline and say why.
+
+    `parameters` overrides named parameters for this call (what-if); `g` a knowledge graph other
+    than the default (e.g. a reform). Raises CaseError / ParameterError on bad input.
+    """
+    g = g if g is not None else load_guideline()
+    book = rulebook(g)
+    if not isinstance(case, Case):
+        case = parse_case(case)
+    values = check_parameters(book, parameters)
+    cf = case_facts(case, g, book.listing_precedence)
+    ns: dict[str, Any] = dict(values)
+    ns.update(cf.record)
+    fired = evaluate_rules(book, ns)
+    return _assemble(case, book, values, ns, fired, cf, g)
+
+
+def _assemble(case: Case, book: Rulebook, values: dict, ns: dict, fired: dict[str, bool], cf: CaseFacts,
+              g: nx.MultiDiGraph) -> Determination:
+    hits = [r for r in book.rules if fired[r.id]]
+    hit_ids = {r.id for r in hits}
+    governed: dict[str, str] = {}
+    for r in hits:
+        for o in r.overrides:
+            if o in hit_ids:
+                governed.setdefault(o, r.id)
+    counting = [r for r in hits if r.id not in governed]
+    effects = {r.effect for r in counting}
+    req = case.requested
+    stage = _stage(ns)
+    if "deny" in effects:
+        outcome, approved = "denied", {"visits": 0, "weeks": 0, "visits_per_week": 0}
+    elif "limit" in effects:
+        weeks, vpw = req["weeks"], req["visits_per_week"]
+        for r in counting:
+            if r.effect == "limit":
+                if "weeks" in r.cap:
+                    weeks = min(weeks, int(values[r.cap["weeks"]]))
+                if "visits_per_week" in r.cap:
+                    vpw = min(vpw, int(values[r.cap["visits_per_week"]]))
+        outcome, approved = "partially_approved", {"visits": weeks * vpw, "weeks": weeks, "visits_per_week": vpw}
+    else:
+        outcome, approved = "approved", dict(req)
+    refer = [r for r in counting if r.effect == "refer"]
+    urgent = any(r.urgency == "urgent" or (r.urgent_when is not None and bool(evaluate(r.urgent_when, ns)))
+                 for r in refer)
+    referral = {"recommended": bool(refer), "urgency": ("urgent" if urgent else "routine") if refer else None}
+    # messages
+    fmt = _Fmt({k: _text(v) for k, v in ns.items()})
+    fmt.update({k: _text(v) for k, v in cf.details.items()})
+    for key in ("purposes", "covered_purposes", "noncovered_purposes", "limited_trial_reasons",
+                "progress", "function_scores"):
+        fmt[f"{key}_text"] = _text([p.replace("_", " ") for p in cf.details.get(key, [])])
+    fmt["stage"] = stage.replace("_", "-")
+    fmt["red_flag_urgency"] = referral["urgency"] or "routine"
+    if not bool(ns.get("fever_by_vitals")):
+        fmt["general_absolute_labels"] = _text([x for x in cf.details["general_absolute_labels"] if not x.startswith("temperature")])
+    rank = {e: i for i, e in enumerate(EFFECTS)}
+    order = {r.id: i for i, r in enumerate(book.rules)}
+    reasons = []
+    for r in sorted(hits, key=lambda r: (r.id in governed, rank[r.effect], order[r.id])):
+        src = "assumption" if any(book.parameters[p]["source"] == "assumption" for p in r.reads) else "guideline"
+        facts = {f: ns[f] for f in r.reads_facts if f in ns}
+        reasons.append(Reason(r.id, r.section, r.effect, r.message.format_map(fmt), src, governed.get(r.id),
+                              r.implements, {k: _jsonable(v) for k, v in facts.items()}, r.reads))
+    actions: list[str] = []
+    for r in sorted(counting, key=lambda r: rank[r.effect]):
+        for a in r.actions:
+            if a not in actions:
+                actions.append(a)
+    read = sorted({p for r in book.rules for p in r.reads})
+    decisive = {p for r in counting for p in r.reads}
+    params = {p: {"value": values[p], "unit": book.parameters[p]["unit"], "source": book.parameters[p]["source"],
+                  "cites": book.parameters[p]["cites"], "decisive": p in decisive} for p in read}
+    findings = [{"label": f.label, "resolved": f.nodes, "listings": f.listings, "active": f.active,
+                 "governing": f.governing, "why": f.governing_why, "addressed": f.addressed,
+                 "in_treated_region": f.in_treated_region} for f in cf.findings]
+    return Determination(case.id, outcome, dict(req), approved, referral, actions, stage, reasons, params,
+                         book.kb_version, findings)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    return v

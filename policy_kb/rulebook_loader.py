@@ -1,0 +1,136 @@
+"""Turn rules.yaml and parameters.yaml into graph nodes, and check the rulebook against the graph."""
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+
+from .rulebook import (ParameterFile, RuleFile, check_expression, expression_names)
+from .schema import NodeEntry
+
+RULE_LIST = "list.rules"
+PARAMETER_LIST = "list.parameters"
+_SECTION = "(policy-kb) Executable rules"
+_PSECTION = "(policy-kb) Parameters"
+
+
+def _err(file: str, exc: ValidationError, raw: Any):
+    from .kb import Problem, _item_at
+    return [Problem(file, _item_at(raw, e["loc"]), f"{'.'.join(map(str, e['loc']))}: {e['msg']}") for e in exc.errors()]
+
+
+def rule_entries(raw: dict, file: str):
+    """Flattened node entries for a rules or parameters file, and the problems met."""
+    if "parameters" in raw:
+        try:
+            doc = ParameterFile.model_validate(raw)
+        except ValidationError as exc:
+            return [], _err(file, exc, raw)
+        head = NodeEntry(id=PARAMETER_LIST, kind="list", label=doc.title, section=_PSECTION, paraphrase=True,
+                         notes="Every number a rule reads, with its source (guideline or assumption) and citation.")
+        out = [(head, "list", _PSECTION, "guideline", file)]
+        for p in doc.parameters:
+            e = NodeEntry(id=f"parameter.{p.name}", kind="parameter", label=p.name, section=_PSECTION,
+                          paraphrase=True, notes=p.description,
+                          relations={"threshold_of": [p.cites]},
+                          attrs={"name": p.name, "value": p.value, "unit": p.unit, "param_source": p.source,
+                                 "cites": p.cites})
+            out.append((e, "parameter", _PSECTION, PARAMETER_LIST, file))
+        return out, []
+    try:
+        doc = RuleFile.model_validate(raw)
+    except ValidationError as exc:
+        return [], _err(file, exc, raw)
+    head = NodeEntry(id=RULE_LIST, kind="list", label=doc.title, section=_SECTION, paraphrase=True,
+                     notes="Executable review rules; each implements guideline items and reads named parameters.",
+                     attrs={"derived": [d.model_dump() for d in doc.derived],
+                            "listing_precedence": [x.model_dump() for x in doc.listing_precedence],
+                            "checklist": [x.model_dump() for x in doc.checklist]})
+    out = [(head, "list", _SECTION, "guideline", file)]
+    for r in doc.rules:
+        rel = {"implements": r.implements}
+        if r.overrides:
+            rel["overrides"] = r.overrides
+        e = NodeEntry(id=r.id, kind="rule", label=r.label, section=r.section, paraphrase=True, relations=rel,
+                      attrs={"effect": r.effect, "when": r.when, "message": r.message, "actions": r.actions,
+                             "cap": r.cap, "urgency": r.urgency, "urgent_when": r.urgent_when,
+                             "documentation": r.documentation})
+        out.append((e, "rule", r.section, RULE_LIST, file))
+    return out, []
+
+
+def check_rulebook(g: nx.MultiDiGraph) -> list:
+    """Expressions, names, caps, precedence (acyclic, no conflicts) and checklist references."""
+    from .facts import FACTS
+    from .kb import Problem
+    problems: list[Problem] = []
+    if RULE_LIST not in g:
+        return problems
+    params = {d["name"] for _, d in g.nodes(data=True) if d.get("kind") == "parameter"}
+    head = g.nodes[RULE_LIST]
+    file = head["file"]
+    known = set(FACTS) | params
+    for d in head["derived"]:
+        why = check_expression(d["expr"])
+        if why:
+            problems.append(Problem(file, f"derived {d['name']}", why))
+            continue
+        unknown = expression_names(d["expr"]) - known
+        if unknown:
+            problems.append(Problem(file, f"derived {d['name']}", f"unknown name(s) {sorted(unknown)}"))
+        known.add(d["name"])
+    rules = [n for n, k in g.nodes(data="kind") if k == "rule"]
+    for n in rules:
+        d = g.nodes[n]
+        for key in ("when", "urgent_when"):
+            if not d.get(key):
+                continue
+            why = check_expression(d[key])
+            if why:
+                problems.append(Problem(file, n, f"{key}: {why}"))
+            elif expression_names(d[key]) - known:
+                problems.append(Problem(file, n, f"{key}: unknown name(s) {sorted(expression_names(d[key]) - known)}"))
+        if d["effect"] == "limit" and not d.get("cap"):
+            problems.append(Problem(file, n, "a limit rule needs a cap"))
+        if d["effect"] != "limit" and d.get("cap"):
+            problems.append(Problem(file, n, "only limit rules have a cap"))
+        for what, pname in (d.get("cap") or {}).items():
+            if pname not in params:
+                problems.append(Problem(file, n, f"cap {what}: no parameter {pname!r}"))
+        if d["effect"] == "refer" and not d.get("urgency"):
+            problems.append(Problem(file, n, "a refer rule needs an urgency"))
+        for _, v, rel in g.out_edges(n, data="relation"):
+            if rel == "overrides" and g.nodes[v]["kind"] != "rule":
+                problems.append(Problem(file, n, f"overrides {v}, which is not a rule"))
+    over = nx.DiGraph([(u, v) for u, v, r in g.edges(data="relation") if r == "overrides"])
+    if over.number_of_nodes() and not nx.is_directed_acyclic_graph(over):
+        cycle = nx.find_cycle(over)
+        problems.append(Problem(file, cycle[0][0], f"rule precedence has a cycle: {' -> '.join(u for u, _ in cycle)}"))
+    # two rules with the same condition but different effects must be ordered explicitly (unless one refers)
+    by_when: dict[str, list[str]] = {}
+    for n in rules:
+        by_when.setdefault(" ".join(g.nodes[n]["when"].split()), []).append(n)
+    for same in by_when.values():
+        eff = {n: g.nodes[n]["effect"] for n in same}
+        decisive = [n for n in same if eff[n] in ("deny", "limit", "support")]
+        for i, a in enumerate(decisive):
+            for b in decisive[i + 1:]:
+                if eff[a] != eff[b] and not (over.has_edge(a, b) or over.has_edge(b, a)):
+                    problems.append(Problem(file, a, f"conflicts with {b}: same condition, effects {eff[a]} and {eff[b]}, no precedence"))
+    for entry in head["checklist"]:
+        if entry["criterion"] not in g:
+            problems.append(Problem(file, "checklist", f"no criterion {entry['criterion']!r}"))
+        for rid in entry["not_met"] + entry["not_documented"]:
+            if rid not in g or g.nodes[rid]["kind"] != "rule":
+                problems.append(Problem(file, "checklist", f"{entry['criterion']}: no rule {rid!r}"))
+    for p in head["listing_precedence"]:
+        from .query import FINDING_KINDS
+        if p["kind"] not in FINDING_KINDS:
+            problems.append(Problem(file, "listing_precedence", f"{p['kind']} is not a finding kind"))
+    for n, d in g.nodes(data=True):
+        if d.get("kind") == "parameter":
+            cited = d["cites"]
+            if cited in g:
+                d["section"] = g.nodes[cited]["section"]
+    return problems
