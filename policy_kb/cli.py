@@ -85,6 +85,91 @@ def cmd_find(args) -> int:
     return 0
 
 
+def _parse_sets(items: list[str] | None) -> dict[str, float]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError(f"--set: {item!r} must be NAME=VALUE (see 'policy-kb parameters')")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise CliError(f"--set {name}: {value!r} is not a number") from None
+    return out
+
+
+def _load_cases(paths: list[str]):
+    from .case import CaseError, load_case
+    cases = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise CliError(f"{p}: no such case file")
+        try:
+            cases.append((path, load_case(path)))
+        except CaseError as exc:
+            raise CliError(f"{path.name}: {exc}") from None
+    return cases
+
+
+def _determine(path, case, sets):
+    from .case import CaseError
+    from .engine import ParameterError, determine
+    try:
+        return determine(case, parameters=sets)
+    except (CaseError, ParameterError) as exc:
+        raise CliError(f"{path.name}: {exc}") from None
+
+
+def cmd_determine(args) -> int:
+    from .explain import render_text
+    sets = _parse_sets(args.set)
+    _graph(args)
+    results = [(p, _determine(p, c, sets)) for p, c in _load_cases(args.cases)]
+    if args.json:
+        objs = [d.to_json(detail=args.detail) for _, d in results]
+        print(json.dumps(objs[0] if len(objs) == 1 else objs, indent=2))
+    else:
+        print("\n\n".join(render_text(d) for _, d in results))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from .explain import checklist, contingencies, counterfactuals, render_text
+    sets = _parse_sets(args.set)
+    _graph(args)
+    (path, case), = _load_cases([args.case])
+    det = _determine(path, case, sets)
+    print(render_text(det, tree=True))
+    print("\n  checklist of the medical-necessity criteria:")
+    for row in checklist(det):
+        print(f"  {row.number}. [{row.status.replace('_', ' ')}] {row.label}")
+        print(f"       {row.why}")
+    cfs = counterfactuals(case, sets)
+    if cfs:
+        print("\n  what would change the outcome:")
+        for cf in cfs:
+            print(f"  - {cf.outcome.replace('_', ' ')} if {cf.change}")
+    cons = contingencies(case, sets)
+    if cons:
+        print("\n  contingent answers:")
+        for c in cons:
+            print(f"  - {c['sentence']}")
+    return 0
+
+
+def cmd_parameters(args) -> int:
+    from .engine import rulebook
+    book = rulebook(_graph(args))
+    if args.json:
+        print(json.dumps(book.parameters, indent=2))
+        return 0
+    print(f"{'name':32s} {'value':>8s}  {'unit':28s} {'source':10s} cites")
+    for name, p in sorted(book.parameters.items()):
+        print(f"{name:32s} {p['value']:>8g}  {p['unit'][:28]:28s} {p['source']:10s} {p['cites']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="policy-kb", description=__doc__)
     p.add_argument("--data", help="guideline data folder (default: data/guideline)")
@@ -105,15 +190,27 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--force", action="store_true", help="overwrite an existing file")
     ex.set_defaults(func=cmd_graph_export)
 
+    d = sub.add_parser("determine", help="judge case file(s) by the guideline")
+    d.add_argument("cases", nargs="+", metavar="CASE")
+    d.add_argument("--json", action="store_true", help="the JSON of the case-format spec")
+    d.add_argument("--detail", action="store_true", help="with --json: add facts, guideline items and findings")
+    d.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)")
+    d.set_defaults(func=cmd_determine)
+
+    e = sub.add_parser("explain", help="the justification tree, checklist, counterfactuals of one case")
+    e.add_argument("case", metavar="CASE")
+    e.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)")
+    e.set_defaults(func=cmd_explain)
+
+    pa = sub.add_parser("parameters", help="the parameters rules read, with source and citation")
+    pa.add_argument("--json", action="store_true")
+    pa.set_defaults(func=cmd_parameters)
+
     f = sub.add_parser("find", help="find the item(s) a label names")
     f.add_argument("label")
     f.add_argument("--kind")
     f.set_defaults(func=cmd_find)
     return p
-
-
-class _Parser(argparse.ArgumentParser):
-    pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -198,13 +199,47 @@ def _orphans(g: nx.MultiDiGraph, origin: dict[str, str]) -> list[Problem]:
             for n in g.nodes if n not in reached]
 
 
+def _disk_cache(data_dir: str) -> Path | None:
+    """A pickle of the validated graph, keyed by the data's content hash and the loader's own code.
+
+    Saves the YAML parse and schema checks on a cold start (the CLI). POLICY_KB_CACHE=0 turns it off.
+    """
+    if os.environ.get("POLICY_KB_CACHE", "1") == "0":
+        return None
+    code = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in ("kb.py", "schema.py", "rulebook.py", "rulebook_loader.py", "facts.py"):
+        code.update((here / name).read_bytes())
+    key = hashlib.sha256(f"{content_hash(Path(data_dir))}:{code.hexdigest()}:{data_dir}".encode()).hexdigest()[:20]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "policy-kb"
+    return base / f"graph-{key}.pickle"
+
+
 @lru_cache(maxsize=8)
 def _load_cached(data_dir: str, stamp: str) -> nx.MultiDiGraph:
+    cache = _disk_cache(data_dir)
+    if cache is not None and cache.is_file():
+        try:
+            with cache.open("rb") as fh:
+                g = pickle.load(fh)
+            nx.freeze(g)
+            return g
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            pass
     g, problems = build_graph(Path(data_dir))
     if problems:
         raise GuidelineDataError(problems)
     g.graph.update(kb_version=f"{g.nodes[ROOT_ID]['effective_date']}+{content_hash(Path(data_dir))}",
                    effective_date=g.nodes[ROOT_ID]["effective_date"], data_dir=data_dir)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(g, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only home is fine: no cache
     nx.freeze(g)
     return g
 
