@@ -12,6 +12,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import networkx as nx
+import numpy as np
 
 from .case import Case, CaseError, parse_case
 from .facts import CaseFacts, case_facts
@@ -111,6 +112,23 @@ class Reason:
     implements: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     parameters: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # ids of the case's finding listings the rule counted
+
+
+# which listings each finding counter counts: fact name -> (kind, how it applies)
+COUNTED_LISTINGS = {
+    "n_general_absolute": ("general_absolute_contraindication", "always"),
+    "n_local_absolute_treated": ("local_absolute_contraindication", "in_treated_region"),
+    "n_local_absolute_other": ("local_absolute_contraindication", "outside_treated_region"),
+    "n_local_relative_treated": ("local_relative_contraindication", "in_treated_region"),
+    "n_general_relative": ("general_relative_contraindication", "always"),
+    "n_red_unaddressed": ("red_flag", "unaddressed"),
+    "n_red_urgent_unaddressed": ("red_flag", "unaddressed"),
+    "n_red_addressed": ("red_flag", "addressed"),
+    "n_yellow": ("yellow_flag", "always"),
+    "n_modality_contraindication": ("modality_contraindication", "planned_modality"),
+    "n_modality_precaution": ("modality_precaution", "planned_modality"),
+}
 
 
 @dataclass
@@ -181,6 +199,85 @@ def evaluate_rules(book: Rulebook, ns: dict[str, Any]) -> dict[str, bool]:
     return {r.id: bool(evaluate(r.code, ns)) for r in book.rules}
 
 
+OUTCOMES = ("approved", "partially_approved", "denied")  # index = outcome code of combine()
+
+
+@dataclass
+class Combined:
+    """Outcome, dosage and referral of one case (scalars) or of a cohort (numpy arrays, one entry per case)."""
+
+    counting: dict[str, Any]   # rule id -> fired and not overridden by another rule that fired
+    outcome: Any               # code: index into OUTCOMES
+    weeks: Any
+    visits_per_week: Any
+    visits: Any
+    referral: Any              # a counting refer rule
+    urgent: Any                # ... whose urgency is urgent or whose urgent_when holds
+
+
+def _or(a: Any, b: Any) -> Any:
+    return a | b
+
+
+def _truth(v: Any) -> Any:
+    """bool() of a scalar; element-wise truth of a column (as bool(); NaN counts as true, like bool(nan))."""
+    return v.astype(bool, copy=False) if isinstance(v, np.ndarray) else bool(v)
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    if isinstance(cond, np.ndarray) or isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.where(cond, a, b)
+    return a if cond else b
+
+
+def combine(book: Rulebook, fired: dict[str, Any], values: dict[str, float], requested_weeks: Any,
+            requested_visits_per_week: Any, ns: dict[str, Any]) -> Combined:
+    """Combine fired rules into outcome, dosage and referral; the same code for one case and for a cohort.
+
+    `fired` maps every rule id to a bool (one case) or a numpy bool array (a cohort); `requested_*`
+    are ints or int arrays; `ns` holds the facts, derived facts and parameters (for urgent_when).
+    A fired rule overridden by another fired rule does not count. Any counting deny -> denied,
+    dosage 0; else any counting limit -> partially approved, weeks and visits per week lowered to
+    the tightest cap of the counting limit rules; else approved as requested. Any counting refer
+    rule recommends a referral, urgent if the rule is urgent or its urgent_when holds.
+    """
+    overridden_by: dict[str, list[str]] = {}
+    for s in book.rules:
+        for o in s.overrides:
+            overridden_by.setdefault(o, []).append(s.id)
+    counting: dict[str, Any] = {}
+    for r in book.rules:
+        c = fired[r.id]
+        for s in overridden_by.get(r.id, ()):
+            c = c & (fired[s] == False)  # noqa: E712 - works on bools and on numpy columns
+        counting[r.id] = c
+    deny = limit = referral = urgent = False
+    weeks, vpw = requested_weeks, requested_visits_per_week
+    for r in book.rules:
+        c = counting[r.id]
+        if r.effect == "deny":
+            deny = _or(deny, c)
+        elif r.effect == "limit":
+            limit = _or(limit, c)
+            cap = r.cap or {}
+            if "weeks" in cap:
+                cw = int(values[cap["weeks"]])
+                weeks = _where(c & (weeks > cw), cw, weeks)
+            if "visits_per_week" in cap:
+                cv = int(values[cap["visits_per_week"]])
+                vpw = _where(c & (vpw > cv), cv, vpw)
+        elif r.effect == "refer":
+            referral = _or(referral, c)
+            if r.urgency == "urgent":
+                urgent = _or(urgent, c)
+            elif r.urgent_when is not None:
+                urgent = _or(urgent, c & _truth(evaluate(r.urgent_when, ns)))
+    outcome = _where(deny, 2, _where(limit, 1, 0))
+    weeks = _where(deny, 0, weeks)
+    vpw = _where(deny, 0, vpw)
+    return Combined(counting, outcome, weeks, vpw, weeks * vpw, referral, urgent)
+
+
 def determine(case: Case | dict, parameters: dict[str, Any] | None = None,
               g: nx.MultiDiGraph | None = None) -> Determination:
     """Judge one treatment submission by the guideline and say why.
@@ -204,32 +301,19 @@ def _assemble(case: Case, book: Rulebook, values: dict, ns: dict, fired: dict[st
               g: nx.MultiDiGraph) -> Determination:
     hits = [r for r in book.rules if fired[r.id]]
     hit_ids = {r.id for r in hits}
-    governed: dict[str, str] = {}
+    governed: dict[str, str] = {}  # for the explanation only; what counts is decided by combine()
     for r in hits:
         for o in r.overrides:
             if o in hit_ids:
                 governed.setdefault(o, r.id)
-    counting = [r for r in hits if r.id not in governed]
-    effects = {r.effect for r in counting}
     req = case.requested
+    c = combine(book, fired, values, req["weeks"], req["visits_per_week"], ns)
+    counting = [r for r in hits if c.counting[r.id]]
     stage = _stage(ns)
-    if "deny" in effects:
-        outcome, approved = "denied", {"visits": 0, "weeks": 0, "visits_per_week": 0}
-    elif "limit" in effects:
-        weeks, vpw = req["weeks"], req["visits_per_week"]
-        for r in counting:
-            if r.effect == "limit":
-                if "weeks" in r.cap:
-                    weeks = min(weeks, int(values[r.cap["weeks"]]))
-                if "visits_per_week" in r.cap:
-                    vpw = min(vpw, int(values[r.cap["visits_per_week"]]))
-        outcome, approved = "partially_approved", {"visits": weeks * vpw, "weeks": weeks, "visits_per_week": vpw}
-    else:
-        outcome, approved = "approved", dict(req)
-    refer = [r for r in counting if r.effect == "refer"]
-    urgent = any(r.urgency == "urgent" or (r.urgent_when is not None and bool(evaluate(r.urgent_when, ns)))
-                 for r in refer)
-    referral = {"recommended": bool(refer), "urgency": ("urgent" if urgent else "routine") if refer else None}
+    outcome = OUTCOMES[int(c.outcome)]
+    approved = {"visits": int(c.visits), "weeks": int(c.weeks), "visits_per_week": int(c.visits_per_week)}
+    referral = {"recommended": bool(c.referral),
+                "urgency": ("urgent" if bool(c.urgent) else "routine") if bool(c.referral) else None}
     # messages
     fmt = _Fmt({k: _text(v) for k, v in ns.items()})
     fmt.update({k: _text(v) for k, v in cf.details.items()})
@@ -246,8 +330,10 @@ def _assemble(case: Case, book: Rulebook, values: dict, ns: dict, fired: dict[st
     for r in sorted(hits, key=lambda r: (r.id in governed, rank[r.effect], order[r.id])):
         src = "assumption" if any(book.parameters[p]["source"] == "assumption" for p in r.reads) else "guideline"
         facts = {f: ns[f] for f in r.reads_facts if f in ns}
+        wanted = {COUNTED_LISTINGS[f] for f in r.reads_facts if f in COUNTED_LISTINGS and ns.get(f)}
+        counted = [n for f in cf.findings for n, a in f.active.items() if (g.nodes[n]["kind"], a) in wanted]
         reasons.append(Reason(r.id, r.section, r.effect, r.message.format_map(fmt), src, governed.get(r.id),
-                              r.implements, {k: _jsonable(v) for k, v in facts.items()}, r.reads))
+                              r.implements, {k: _jsonable(v) for k, v in facts.items()}, r.reads, counted))
     actions: list[str] = []
     for r in sorted(counting, key=lambda r: rank[r.effect]):
         for a in r.actions:

@@ -28,6 +28,8 @@ def justification(det: Determination, g: nx.MultiDiGraph | None = None) -> dict:
             "parameters": {p: det.parameters[p]["value"] for p in r.parameters if p in det.parameters},
             "guideline_items": [{"id": i, "label": g.nodes[i]["label"], "section": g.nodes[i]["section"]}
                                 for i in r.implements],
+            "case_findings": [{"id": i, "label": g.nodes[i]["label"], "section": g.nodes[i]["section"]}
+                              for i in r.findings],
         })
     return {"outcome": det.outcome, "case_id": det.case_id, "approved": det.approved, "referral": det.referral,
             "reasons": children}
@@ -56,6 +58,8 @@ def render_text(det: Determination, g: nx.MultiDiGraph | None = None, tree: bool
                 pp = det.parameters.get(p)
                 if pp:
                     lines.append(f"      parameter {p} = {pp['value']:g} {pp['unit']} ({pp['source']}; {pp['cites']})")
+            for i in r.findings:
+                lines.append(f"      finding: {g.nodes[i]['label']} [{g.nodes[i]['section']}]")
             for i in r.implements:
                 lines.append(f"      guideline: {g.nodes[i]['label']} [{g.nodes[i]['section']}]")
     for f in det.findings:
@@ -78,6 +82,7 @@ def subgraph(det: Determination, g: nx.MultiDiGraph | None = None) -> nx.MultiDi
         keep.add(r.rule)
         keep.update(r.implements)
         keep.update(f"parameter.{p}" for p in r.parameters)
+        keep.update(r.findings)
     for f in det.findings:
         keep.update(f["listings"])
     return g.subgraph(n for n in keep if n in g)

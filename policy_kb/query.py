@@ -53,7 +53,7 @@ _INDEX: "weakref.WeakKeyDictionary[nx.MultiDiGraph, tuple[dict, dict]]" = weakre
 
 
 def _label_index(g: nx.MultiDiGraph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(labels, synonyms): normalised text -> ids. A label match wins over a synonym match."""
+    """(labels, synonyms): normalised text -> ids."""
     index = _INDEX.get(g)
     if index is None or not nx.is_frozen(g):
         labels: dict[str, list[str]] = {}
@@ -83,13 +83,11 @@ def find(g: nx.MultiDiGraph, label: str, kind: str | None = None,
     if kind is not None:
         allowed = {kind} if allowed is None or kind in allowed else set()
     hits: list[str] = []
-    for index in _label_index(g):  # labels first; synonyms only when no label matches
+    for index in _label_index(g):  # labels and synonyms alike: a synonym shared across kinds is ambiguous
         for key in _keys(label):
             for node in index.get(key, []):
                 if node not in hits and (allowed is None or g.nodes[node]["kind"] in allowed):
                     hits.append(node)
-        if hits:
-            break
     if not hits:
         raise UnknownLabel(f"no item is labelled {label!r}" + _suggest(g, label, allowed),
                            label, _closest(g, label, allowed))
