@@ -170,6 +170,86 @@ def cmd_parameters(args) -> int:
     return 0
 
 
+def _golden_cases(folder: str | None):
+    from .case import load_case
+    root = Path(folder) if folder else Path(__file__).resolve().parent.parent / "data" / "cases"
+    if not root.is_dir():
+        raise CliError(f"--cases: {root} is not a folder")
+    return [load_case(p) for p in sorted(root.glob("*.yaml")) if not p.name.endswith(".expected.yaml")]
+
+
+def _cohort_impact(old, new, n: int, parameters=None) -> list[str]:
+    import pandas as pd
+
+    from .cohort import evaluate_cohort, synthetic_cohort
+    df = synthetic_cohort(n, seed=0)
+    a = evaluate_cohort(df, parameters, g=old)["outcome"].astype(str)
+    b = evaluate_cohort(df, parameters, g=new)["outcome"].astype(str)
+    tab = pd.crosstab(a, b)
+    lines = [f"synthetic cohort of {n:,} cases: {int((a != b).sum()):,} change outcome"]
+    for (x, y), k in tab.stack().items():
+        if x != y and k:
+            lines.append(f"  {k:,} {x.replace('_', ' ')} -> {y.replace('_', ' ')}")
+    return lines
+
+
+def cmd_diff(args) -> int:
+    from .diff import DiffError, load_version, outcome_impact, policy_diff
+    try:
+        old, new = load_version(args.old), load_version(args.new)
+    except DiffError as exc:
+        raise CliError(str(exc)) from None
+    d = policy_diff(old, new)
+    print("\n".join(d.sentences()))
+    if not args.no_impact:
+        impact = outcome_impact(old, new, _golden_cases(args.cases))
+        print(f"\nOutcome impact on the golden library ({impact['n']} cases): {len(impact['changed'])} change")
+        for cid, a, b in impact["changed"]:
+            print(f"  - {cid}: {a.replace('_', ' ')} -> {b.replace('_', ' ')}")
+        if args.cohort:
+            print()
+            print("\n".join(_cohort_impact(old, new, args.cohort)))
+    return 0
+
+
+def cmd_whatif(args) -> int:
+    from .kb import GuidelineDataError
+    from .reform import ReformError, apply_reform, compare_cases, load_reform
+    try:
+        reform = load_reform(args.reform)
+        reformed = apply_reform(reform)
+    except (ReformError, GuidelineDataError) as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
+    cmp = compare_cases(_golden_cases(args.cases), reform)
+    print(f"reform: {reform.name}")
+    print("\n".join(cmp.sentences()))
+    print(cmp.transitions.to_string())
+    for cid in cmp.flipped:
+        row = cmp.table.loc[cid]
+        print(f"  - {cid}: {row['baseline']} -> {row['reform']}")
+    if args.cohort:
+        print()
+        print("\n".join(_cohort_impact(load_guideline(), reformed, args.cohort)))
+    return 0
+
+
+def cmd_batch(args) -> int:
+    from .batch import BatchError, run_batch
+    from .engine import ParameterError
+    try:
+        s = run_batch(args.source, args.output, _parse_sets(args.set), progress=not args.quiet)
+    except (BatchError, ParameterError) as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        print("policy-kb: interrupted; what was written is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    if s.dropped_partial_line:
+        print("dropped a record cut short by an earlier interruption (it is redone)")
+    print(f"{s.written} written, {s.skipped} already done; outcomes: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items())))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="policy-kb", description=__doc__)
     p.add_argument("--data", help="guideline data folder (default: data/guideline)")
@@ -205,6 +285,27 @@ def build_parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("parameters", help="the parameters rules read, with source and citation")
     pa.add_argument("--json", action="store_true")
     pa.set_defaults(func=cmd_parameters)
+
+    df = sub.add_parser("diff", help="what changed between two policy versions (folders or git refs), and its impact")
+    df.add_argument("old")
+    df.add_argument("new")
+    df.add_argument("--cases", help="golden case folder (default data/cases)")
+    df.add_argument("--cohort", type=int, default=0, metavar="N", help="also compare on a synthetic cohort of N cases")
+    df.add_argument("--no-impact", action="store_true", help="only the item, relation, parameter and rule changes")
+    df.set_defaults(func=cmd_diff)
+
+    wi = sub.add_parser("whatif", help="apply a reform (YAML) and compare with the baseline")
+    wi.add_argument("reform")
+    wi.add_argument("--cases", help="golden case folder (default data/cases)")
+    wi.add_argument("--cohort", type=int, default=0, metavar="N", help="also compare on a synthetic cohort of N cases")
+    wi.set_defaults(func=cmd_whatif)
+
+    b = sub.add_parser("batch", help="determine many cases, one audit record (JSON line) each; resumable")
+    b.add_argument("source", help="a folder of case files, a CSV of the cohort table, or a Parquet file/dataset")
+    b.add_argument("-o", "--output", required=True, help="JSON lines file (appended; a rerun skips finished cases)")
+    b.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_batch)
 
     f = sub.add_parser("find", help="find the item(s) a label names")
     f.add_argument("label")

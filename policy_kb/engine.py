@@ -53,7 +53,8 @@ def rulebook(g: nx.MultiDiGraph | None = None) -> Rulebook:
                 fs.add(n)
         return ps, fs
 
-    order = {n: i for i, n in enumerate(n for n, k in g.nodes(data="kind") if k == "rule")}
+    order = {n: i for i, n in enumerate(n for n, d in g.nodes(data=True)
+                                        if d["kind"] == "rule" and not d.get("disabled"))}  # a reform may disable
     rules = []
     for n in sorted(order, key=order.get):
         d = g.nodes[n]
@@ -73,7 +74,7 @@ def rulebook(g: nx.MultiDiGraph | None = None) -> Rulebook:
             code=compile(when, n, "eval"),
             implements=[v for _, v, r in g.out_edges(n, data="relation") if r == "implements"],
             message=d["message"], actions=list(d.get("actions") or []),
-            overrides=[v for _, v, r in g.out_edges(n, data="relation") if r == "overrides"],
+            overrides=[v for _, v, r in g.out_edges(n, data="relation") if r == "overrides" and v in order],
             cap=cap, urgency=d.get("urgency"),
             urgent_when=compile(d["urgent_when"], n, "eval") if d.get("urgent_when") else None,
             urgent_when_src=d.get("urgent_when"), documentation=d.get("documentation"),

@@ -1,0 +1,159 @@
+"""Batch determinations with an audit record per case (one JSON line each), resumable.
+
+Inputs: a folder of case files (YAML/JSON; `*.expected.yaml` golden expectations are skipped), a CSV of
+the cohort fact table (one row per case, `case_id` column or index), or a Parquet file / dataset folder
+of that table, read in record batches so memory stays bounded whatever its size.
+
+Each record: case_id, case_hash, kb_version, parameters (the values read), rules_fired, outcome,
+approved, referral, time. A rerun skips the cases already recorded with the same case hash, knowledge
+base version and parameters; a line cut short by an interruption is dropped and redone; nothing
+already written is rewritten.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .case import CaseError, case_to_dict, load_case
+from .engine import check_parameters, determine, rulebook
+from .kb import load_guideline
+
+
+class BatchError(ValueError):
+    """Bad batch input or output; one line."""
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class BatchSummary:
+    written: int
+    skipped: int
+    dropped_partial_line: bool
+    outcomes: dict[str, int]
+
+
+def _done(out: Path) -> tuple[set[tuple[str, str, str, str]], bool]:
+    """Keys of the records already in the output; drop a partial last line (an interrupted write)."""
+    if not out.exists():
+        return set(), False
+    raw = out.read_bytes()
+    dropped = False
+    if raw and not raw.endswith(b"\n"):
+        cut = raw.rfind(b"\n") + 1
+        with out.open("r+b") as fh:
+            fh.truncate(cut)
+        raw, dropped = raw[:cut], True
+    keys = set()
+    for n, line in enumerate(raw.decode("utf-8").splitlines(), 1):
+        try:
+            rec = json.loads(line)
+            keys.add((rec["case_id"], rec["case_hash"], rec["kb_version"], rec["parameters_digest"]))
+        except (json.JSONDecodeError, KeyError):
+            raise BatchError(f"{out}: line {n} is not an audit record; choose another output file") from None
+    return keys, dropped
+
+
+def _case_files(folder: Path) -> list[Path]:
+    files = [p for p in sorted(folder.iterdir())
+             if p.suffix in (".yaml", ".yml", ".json") and not p.name.endswith((".expected.yaml", ".expected.yml"))]
+    if not files:
+        raise BatchError(f"{folder}: no case files (*.yaml, *.json)")
+    return files
+
+
+def _frames(source: Path, chunk: int) -> Iterator[Any]:
+    import pandas as pd
+    if source.suffix == ".csv":
+        for df in pd.read_csv(source, chunksize=chunk):
+            yield df.set_index("case_id") if "case_id" in df.columns else df
+        return
+    import pyarrow.dataset as ds
+    dataset = ds.dataset(str(source), format="parquet")
+    for batch in dataset.to_batches(batch_size=chunk):
+        df = batch.to_pandas()
+        yield df.set_index("case_id") if "case_id" in df.columns else df
+
+
+def run_batch(source: str | Path, output: str | Path, parameters: dict[str, Any] | None = None,
+              chunk: int = 50_000, progress: bool = True) -> BatchSummary:
+    """Determine every case of `source` and append one audit record per case to `output` (JSON lines)."""
+    from tqdm.auto import tqdm
+
+    source, out = Path(source), Path(output)
+    if not source.exists():
+        raise BatchError(f"{source}: no such file or folder")
+    if out.is_dir() or not out.parent.is_dir():
+        raise BatchError(f"-o: {out} must be a file in an existing folder")
+    g = load_guideline()
+    book = rulebook(g)
+    values = check_parameters(book, parameters)
+    pdigest = _digest(values)
+    done, dropped = _done(out)
+    counts: dict[str, int] = {}
+    written = skipped = 0
+    with out.open("a", encoding="utf-8") as fh:
+        def emit(rec: dict) -> None:
+            nonlocal written
+            fh.write(json.dumps(rec, sort_keys=True, default=str) + "\n")
+            written += 1
+            counts[rec["outcome"]] = counts.get(rec["outcome"], 0) + 1
+            if written % 1000 == 0:
+                fh.flush()
+
+        try:
+            if source.is_dir():
+                files = _case_files(source)
+                for path in tqdm(files, desc="cases", unit="case", disable=not progress):
+                    try:
+                        case = load_case(path)
+                    except CaseError as exc:
+                        raise BatchError(f"{path.name}: {exc}") from None
+                    key = (case.id, _digest(case_to_dict(case)), book.kb_version, pdigest)
+                    if key in done:
+                        skipped += 1
+                        continue
+                    det = determine(case, parameters, g=g)
+                    emit(_record(key, values, [r.rule for r in det.reasons],
+                                 det.outcome, det.approved, det.referral))
+            else:
+                from .cohort import evaluate_cohort
+                bar = tqdm(desc="cases", unit="case", disable=not progress)
+                for df in _frames(source, chunk):
+                    res = evaluate_cohort(df, parameters, g=g, rules=True)
+                    rule_cols = [r.id for r in book.rules]
+                    fired = res[rule_cols].to_numpy()
+                    rows = df.to_dict("records")
+                    for i, case_id in enumerate(df.index):
+                        key = (str(case_id), _digest(rows[i]), book.kb_version, pdigest)
+                        if key in done:
+                            skipped += 1
+                            continue
+                        r = res.iloc[i]
+                        emit(_record(key, values, [rule_cols[j] for j in fired[i].nonzero()[0]], str(r["outcome"]),
+                                     {"visits": int(r["approved_visits"]), "weeks": int(r["approved_weeks"]),
+                                      "visits_per_week": int(r["approved_visits_per_week"])},
+                                     {"recommended": bool(r["referral"]),
+                                      "urgency": None if not r["referral"] else str(r["urgency"])}))
+                    bar.update(len(df))
+                bar.close()
+        finally:
+            fh.flush()
+            os.fsync(fh.fileno())
+    return BatchSummary(written, skipped, dropped, counts)
+
+
+def _record(key, values, rules_fired, outcome, approved, referral) -> dict:
+    case_id, case_hash, kb_version, pdigest = key
+    return {"case_id": case_id, "case_hash": case_hash, "kb_version": kb_version, "parameters": values,
+            "parameters_digest": pdigest, "rules_fired": rules_fired, "outcome": outcome,
+            "approved": approved, "referral": referral,
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
