@@ -323,8 +323,11 @@ def _assemble(case: Case, book: Rulebook, values: dict, ns: dict, fired: dict[st
         fmt[f"{key}_text"] = _text([p.replace("_", " ") for p in cf.details.get(key, [])])
     fmt["stage"] = stage.replace("_", "-")
     fmt["red_flag_urgency"] = referral["urgency"] or "routine"
-    if not bool(ns.get("fever_by_vitals")):
-        fmt["general_absolute_labels"] = _text([x for x in cf.details["general_absolute_labels"] if not x.startswith("temperature")])
+    extra_absolute = [cf.details["vitals_fever_text"]] if bool(ns.get("fever_by_vitals")) else []
+    extra_red = extra_absolute + ([cf.details["vitals_weight_loss_text"]] if bool(ns.get("weight_loss_by_vitals"))
+                                  and cf.details["vitals_weight_loss_text"] else [])
+    fmt["general_absolute_labels"] = _text(cf.details["general_absolute_labels"] + extra_absolute)
+    fmt["red_flags_unaddressed_labels"] = _text(cf.details["red_flags_unaddressed_labels"] + extra_red)
     rank = {e: i for i, e in enumerate(EFFECTS)}
     order = {r.id: i for i, r in enumerate(book.rules)}
     reasons = []

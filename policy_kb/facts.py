@@ -282,10 +282,10 @@ def case_facts(case: Case, g: nx.MultiDiGraph, precedence: list[dict]) -> CaseFa
     r.update(counts)
     r["significant_trauma"] = significant_trauma
     r["weight_loss_flag_addressed"] = weight_loss_addressed
-    if not math.isnan(r["temperature_f"]):
-        labels["general_absolute"].append(f"temperature {r['temperature_f']:g} F")  # shown only if the fever rule fires
-    if not math.isnan(r["weight_loss_lb"]) and not weight_loss_addressed:
-        labels["red_flags_unaddressed"].append(f"unintended weight loss of {r['weight_loss_lb']:g} lb in 6 months")
+    # measured values: the engine adds these to the messages only when they pass their thresholds
+    details["vitals_fever_text"] = f"temperature {r['temperature_f']:g} F" if not math.isnan(r["temperature_f"]) else None
+    details["vitals_weight_loss_text"] = (f"unintended weight loss of {r['weight_loss_lb']:g} lb in 6 months"
+                                          if not math.isnan(r["weight_loss_lb"]) and not weight_loss_addressed else None)
 
     details.update({f"{k}_labels": v for k, v in labels.items()})
     details["purposes"] = list(case.purposes)
