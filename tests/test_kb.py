@@ -138,7 +138,7 @@ def test_kb_version_is_effective_date_and_content_hash(data_copy):
     v1 = kb_version(data_copy)
     assert v1.startswith("2026-01-01+") and len(v1.split("+")[1]) == 12
     f = data_copy / "yellow_flags.yaml"
-    f.write_text(f.read_text().replace("Depressive symptoms", "Depressive symptoms ", 1) + "\n# edited\n")
+    f.write_text(f.read_text().replace("label: depressive symptoms", "label: depressive symptoms, low mood", 1))
     assert kb_version(data_copy) != v1
     assert policy_kb.kb_version() == load_guideline().graph["kb_version"]
 
