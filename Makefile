@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test validate lock clean
+.PHONY: setup lab test notebooks validate lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,16 @@ lab: setup
 		--IdentityProvider.token="$${JUPYTER_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))')}" \
 		notebooks/00_start_here.ipynb
 
+# pytest: the library tests, the notebooks as papermill tests (tests/test_notebooks.py), and the stored
+# outputs of the notebooks compared by nbval (refresh them with `make notebooks` after a deliberate change).
 test: setup
 	$(BIN)/policy-kb validate
-	$(BIN)/python -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		tests notebooks $(PYTEST_ARGS)
+
+notebooks: setup
+	$(BIN)/python tools/refresh_notebooks.py
 
 validate: setup
 	$(BIN)/policy-kb validate
