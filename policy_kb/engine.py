@@ -17,8 +17,7 @@ import numpy as np
 from .case import Case, CaseError, parse_case
 from .facts import CaseFacts, case_facts
 from .kb import load_guideline
-from .rulebook import EFFECTS, Rule, Rulebook, derive, evaluate, expression_names
-from .rulebook_loader import RULE_LIST
+from .rulebook import EFFECTS, RULE_LIST, Rule, Rulebook, derive, evaluate, expression_names
 
 _BOOKS: "WeakKeyDictionary[nx.MultiDiGraph, Rulebook]" = WeakKeyDictionary()
 

@@ -16,9 +16,6 @@ from typing import Any, Iterable
 
 import networkx as nx
 import yaml
-from pydantic import ValidationError
-
-from .schema import GuidelineFile, NodeEntry
 
 try:  # the C loader is several times faster; fall back to the pure-Python one
     _SafeLoader = yaml.CSafeLoader
@@ -84,6 +81,9 @@ def _flatten(entry: NodeEntry, parent: NodeEntry | None, inherited_kind: str | N
 
 def read_entries(data_dir: Path) -> tuple[list[tuple[NodeEntry, str | None, str | None, str | None, str]], list[Problem]]:
     """Parse and schema-check every file; return flattened entries and the problems met."""
+    from pydantic import ValidationError  # only needed on a cache miss: keeps the CLI's start-up short
+
+    from .schema import GuidelineFile
     entries: list = []
     problems: list[Problem] = []
     files = _yaml_files(data_dir)

@@ -7,77 +7,16 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 EFFECTS = ("deny", "limit", "refer", "caution", "support")  # most decisive first
 ALLOWED_LITERALS = {0, 1, 100}  # counts, booleans and percent; every other number is a parameter
 
 
-class ParameterEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    value: float
-    unit: str
-    source: Literal["guideline", "assumption"]
-    cites: str
-    description: str
-
-
-class ParameterFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str
-    parameters: list[ParameterEntry]
-
-
-class DerivedEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    expr: str
-    description: str
-
-
-class RuleEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^rule(\.[a-z0-9_]+)+$")
-    label: str
-    section: str
-    effect: Literal["support", "caution", "limit", "deny", "refer"]
-    when: str
-    implements: list[str] = Field(min_length=1)
-    message: str
-    actions: list[str] = Field(default_factory=list)
-    overrides: list[str] = Field(default_factory=list)
-    cap: dict[Literal["weeks", "visits_per_week"], str] | None = None
-    urgency: Literal["routine", "urgent"] | None = None
-    urgent_when: str | None = None
-    documentation: str | None = None  # the documentation fact whose absence fires it (for contingent answers)
-
-
-class ListingPrecedence(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: str
-    applies: Literal["always", "in_treated_region", "outside_treated_region", "unaddressed", "addressed",
-                     "planned_modality", "modality_not_planned"]
-    why: str
-
-
-class ChecklistEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    criterion: str
-    not_met: list[str] = Field(default_factory=list)
-    not_documented: list[str] = Field(default_factory=list)
-
-
-class RuleFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str
-    derived: list[DerivedEntry]
-    rules: list[RuleEntry]
-    listing_precedence: list[ListingPrecedence]
-    checklist: list[ChecklistEntry]
+RULE_LIST = "list.rules"
+PARAMETER_LIST = "list.parameters"
 
 
 def expression_names(expr: str) -> set[str]:

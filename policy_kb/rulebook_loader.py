@@ -1,16 +1,79 @@
 """Turn rules.yaml and parameters.yaml into graph nodes, and check the rulebook against the graph."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import networkx as nx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .rulebook import (ParameterFile, RuleFile, check_expression, expression_names)
+from .rulebook import PARAMETER_LIST, RULE_LIST, check_expression, expression_names
 from .schema import NodeEntry
 
-RULE_LIST = "list.rules"
-PARAMETER_LIST = "list.parameters"
+
+class ParameterEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    value: float
+    unit: str
+    source: Literal["guideline", "assumption"]
+    cites: str
+    description: str
+
+
+class ParameterFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    parameters: list[ParameterEntry]
+
+
+class DerivedEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    expr: str
+    description: str
+
+
+class RuleEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^rule(\.[a-z0-9_]+)+$")
+    label: str
+    section: str
+    effect: Literal["support", "caution", "limit", "deny", "refer"]
+    when: str
+    implements: list[str] = Field(min_length=1)
+    message: str
+    actions: list[str] = Field(default_factory=list)
+    overrides: list[str] = Field(default_factory=list)
+    cap: dict[Literal["weeks", "visits_per_week"], str] | None = None
+    urgency: Literal["routine", "urgent"] | None = None
+    urgent_when: str | None = None
+    documentation: str | None = None  # the documentation fact whose absence fires it (for contingent answers)
+
+
+class ListingPrecedence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    applies: Literal["always", "in_treated_region", "outside_treated_region", "unaddressed", "addressed",
+                     "planned_modality", "modality_not_planned"]
+    why: str
+
+
+class ChecklistEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    criterion: str
+    not_met: list[str] = Field(default_factory=list)
+    not_documented: list[str] = Field(default_factory=list)
+
+
+class RuleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    derived: list[DerivedEntry]
+    rules: list[RuleEntry]
+    listing_precedence: list[ListingPrecedence]
+    checklist: list[ChecklistEntry]
+
+
 _SECTION = "(policy-kb) Executable rules"
 _PSECTION = "(policy-kb) Parameters"
 
