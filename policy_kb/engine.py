@@ -7,12 +7,12 @@ by another rule that fired is reported as governed and does not count.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import networkx as nx
-import numpy as np
 
 from .case import Case, CaseError, parse_case
 from .facts import CaseFacts, case_facts
@@ -219,13 +219,20 @@ def _or(a: Any, b: Any) -> Any:
     return a | b
 
 
+def _is_array(v: Any) -> bool:
+    """A numpy array? Without importing numpy: one case never needs it (a shorter CLI start-up)."""
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(v, np.ndarray)
+
+
 def _truth(v: Any) -> Any:
     """bool() of a scalar; element-wise truth of a column (as bool(); NaN counts as true, like bool(nan))."""
-    return v.astype(bool, copy=False) if isinstance(v, np.ndarray) else bool(v)
+    return v.astype(bool, copy=False) if _is_array(v) else bool(v)
 
 
 def _where(cond: Any, a: Any, b: Any) -> Any:
-    if isinstance(cond, np.ndarray) or isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+    if _is_array(cond) or _is_array(a) or _is_array(b):
+        import numpy as np
         return np.where(cond, a, b)
     return a if cond else b
 

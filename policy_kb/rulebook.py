@@ -6,10 +6,10 @@ cohort (numpy columns): that is the single source of truth for both engines.
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 EFFECTS = ("deny", "limit", "refer", "caution", "support")  # most decisive first
 ALLOWED_LITERALS = {0, 1, 100}  # counts, booleans and percent; every other number is a parameter
@@ -111,6 +111,11 @@ def evaluate(code: Any, namespace: dict[str, Any]) -> Any:
 
 def derive(book: Rulebook, namespace: dict[str, Any]) -> None:
     """Add the derived facts to the namespace, in file order (later ones may use earlier ones)."""
+    np = sys.modules.get("numpy")  # columns are numpy arrays; one case is plain Python (no numpy import)
+    if np is None:
+        for name, _, code in book.derived:
+            namespace[name] = evaluate(code, namespace)
+        return
     with np.errstate(invalid="ignore"):
         for name, _, code in book.derived:
             namespace[name] = evaluate(code, namespace)
