@@ -144,6 +144,10 @@ class Case(_Strict):
                              ("condition.exacerbation_date", self.condition.exacerbation_date)):
             if value is not None and value > rd:
                 raise ValueError(f"@{field}@ {value} is after review_date {rd}; it must be on or before it")
+        c = self.condition
+        if c.exacerbation_date and c.onset_date and c.exacerbation_date < c.onset_date:
+            raise ValueError(f"@condition.exacerbation_date@ {c.exacerbation_date} is before onset_date {c.onset_date}; "
+                             "an exacerbation comes after the onset")
         for i, o in enumerate(self.outcomes):
             if o.date > rd:
                 raise ValueError(f"@outcomes.{i}.date@ {o.date} is after review_date {rd}; it must be on or before it")

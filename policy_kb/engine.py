@@ -17,7 +17,7 @@ import networkx as nx
 from .case import Case, CaseError, parse_case
 from .facts import CaseFacts, case_facts
 from .kb import load_guideline
-from .rulebook import EFFECTS, RULE_LIST, Rule, Rulebook, derive, evaluate, expression_names
+from .rulebook import EFFECTS, PARAMETER_LIST, RULE_LIST, Rule, Rulebook, derive, evaluate, expression_names
 
 _BOOKS: "WeakKeyDictionary[nx.MultiDiGraph, Rulebook]" = WeakKeyDictionary()
 
@@ -78,7 +78,10 @@ def rulebook(g: nx.MultiDiGraph | None = None) -> Rulebook:
             urgent_when=compile(d["urgent_when"], n, "eval") if d.get("urgent_when") else None,
             urgent_when_src=d.get("urgent_when"), documentation=d.get("documentation"),
             reads=sorted(ps), reads_facts=sorted(fs)))
-    book = Rulebook(rules, derived, params, head["listing_precedence"], head["checklist"], g.graph["kb_version"])
+    constraints = [(c["expr"], c["why"], compile(c["expr"], "constraint", "eval"))
+                   for c in g.nodes[PARAMETER_LIST].get("constraints", [])]
+    book = Rulebook(rules, derived, params, head["listing_precedence"], head["checklist"], g.graph["kb_version"],
+                    constraints)
     if nx.is_frozen(g):
         _BOOKS[g] = book
     return book
@@ -97,8 +100,19 @@ def check_parameters(book: Rulebook, overrides: dict[str, Any] | None) -> dict[s
                 raise ParameterError(f"parameters.{k}: {v!r} is not a number") from None
         if v < 0 or math.isnan(v):
             raise ParameterError(f"parameters.{k}: {v!r} must be a number >= 0")
+        if k in _cap_parameters(book) and (v < 1 or v != int(v)):
+            raise ParameterError(f"parameters.{k}: {v!r} caps the approved dosage; allowed: a whole number >= 1")
         out[k] = v
-    return book.values(out)
+    values = book.values(out)
+    for expr, why, code in book.constraints:
+        if not evaluate(code, dict(values)):
+            shown = ", ".join(f"{n}={values[n]:g}" for n in sorted(expression_names(expr)))
+            raise ParameterError(f"parameters: {expr} must hold ({why}); got {shown}")
+    return values
+
+
+def _cap_parameters(book: Rulebook) -> set[str]:
+    return {p for r in book.rules for p in (r.cap or {}).values()}
 
 
 @dataclass

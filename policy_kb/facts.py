@@ -24,7 +24,7 @@ TRAUMA_FLAGS = ("red_flag.history.significant_trauma", "red_flag.present_complai
 # the derived facts and the parameters (checked by `policy-kb validate`).
 FACTS: dict[str, tuple[str, str]] = {
     "is_continued": ("bool", "submission is for additional / continued care"),
-    "weeks_since_onset": ("float", "weeks from onset (or exacerbation, if later) to the review date; NaN if undocumented"),
+    "weeks_since_onset": ("float", "weeks from onset (or from the exacerbation, which restarts the clock) to the review date; NaN if undocumented"),
     "has_exacerbation": ("bool", "an exacerbation date is given"),
     "mild": ("bool", "severity rated mild"),
     "severe": ("bool", "severity rated severe"),

@@ -84,6 +84,7 @@ class Rulebook:
     listing_precedence: list[dict]
     checklist: list[dict]
     kb_version: str
+    constraints: list[tuple[str, str, Any]] = field(default_factory=list)  # (expression, why, code) over parameters
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

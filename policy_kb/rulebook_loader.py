@@ -20,10 +20,17 @@ class ParameterEntry(BaseModel):
     description: str
 
 
+class ParameterConstraint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expr: str
+    why: str
+
+
 class ParameterFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
     parameters: list[ParameterEntry]
+    constraints: list[ParameterConstraint] = Field(default_factory=list)
 
 
 class DerivedEntry(BaseModel):
@@ -91,7 +98,8 @@ def rule_entries(raw: dict, file: str):
         except ValidationError as exc:
             return [], _err(file, exc, raw)
         head = NodeEntry(id=PARAMETER_LIST, kind="list", label=doc.title, section=_PSECTION, paraphrase=True,
-                         notes="Every number a rule reads, with its source (guideline or assumption) and citation.")
+                         notes="Every number a rule reads, with its source (guideline or assumption) and citation.",
+                         attrs={"constraints": [c.model_dump() for c in doc.constraints]})
         out = [(head, "list", _PSECTION, "guideline", file)]
         for p in doc.parameters:
             e = NodeEntry(id=f"parameter.{p.name}", kind="parameter", label=p.name, section=_PSECTION,
@@ -143,6 +151,11 @@ def check_rulebook(g: nx.MultiDiGraph) -> list:
         if unknown:
             problems.append(Problem(file, f"derived {d['name']}", f"unknown name(s) {sorted(unknown)}"))
         known.add(d["name"])
+    for c in g.nodes[PARAMETER_LIST].get("constraints", []) if PARAMETER_LIST in g else []:
+        why = check_expression(c["expr"])
+        if why or expression_names(c["expr"]) - params:
+            problems.append(Problem(g.nodes[PARAMETER_LIST]["file"], "constraints",
+                                    f"{c['expr']!r}: {why or 'names only parameters'}"))
     rules = [n for n, k in g.nodes(data="kind") if k == "rule"]
     for n in rules:
         d = g.nodes[n]

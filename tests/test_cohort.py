@@ -25,7 +25,7 @@ CASES_DIR = Path(__file__).resolve().parent.parent / "data" / "cases"
 OVERRIDES = [
     {"limited_trial_weeks": 3},
     {"acute_max_weeks": 4, "subacute_max_weeks": 10, "fever_threshold_f": 100.4, "weight_loss_threshold_lb": 5,
-     "mcid_nprs_points": 3, "mcid_odi_percent": 20, "worsening_mcid_multiple": 0.5, "reasonable_period_weeks": 6.5,
+     "mcid_nprs_points": 3, "mcid_odi_percent": 20, "worsening_mcid_multiple": 0.5, "reasonable_period_weeks": 6,
      "mild_max_visits_per_week": 2, "little_pain_nprs_max": 3, "prior_episodes_spinal_threshold": 1},
 ]
 

@@ -298,3 +298,17 @@ def test_the_approved_dosage_never_exceeds_the_request(case):
         assert det.approved[k] <= det.requested[k]
     if det.outcome == "partially_approved":
         assert det.approved["visits"] < det.requested["visits"]
+
+
+def test_a_what_if_must_stay_a_coherent_policy():
+    with pytest.raises(ParameterError, match=r"acute_max_weeks <= subacute_max_weeks must hold"):
+        determine(good_case(), parameters={"acute_max_weeks": 14})
+    with pytest.raises(ParameterError, match=r"limited_trial_weeks: 2.5 caps the approved dosage; allowed: a whole number >= 1"):
+        determine(good_case(), parameters={"limited_trial_weeks": 2.5})
+    with pytest.raises(ParameterError, match=r"mild_max_visits_per_week: 0.0 caps"):
+        determine(good_case(), parameters={"mild_max_visits_per_week": 0})
+
+
+def test_an_exacerbation_before_the_onset_is_an_error():
+    with pytest.raises(CaseError, match=r"^condition.exacerbation_date: 2025-09-01 is before onset_date 2025-10-01"):
+        determine(good_case(condition__exacerbation_date="2025-09-01"))
