@@ -41,25 +41,53 @@ class BatchSummary:
     outcomes: dict[str, int]
 
 
-def _done(out: Path) -> tuple[set[tuple[str, str, str, str]], bool]:
-    """Keys of the records already in the output; drop a partial last line (an interrupted write)."""
+@dataclass
+class _Progress:
+    """What an earlier run already wrote: keys (for case folders) and, per (kb_version, parameters),
+    how many records and the last case id (for tables, which are read in order: O(1) memory)."""
+
+    keys: set
+    count: dict
+    last: dict
+    dropped: bool
+
+
+def _done(out: Path, keep_keys: bool) -> _Progress:
+    """Read the output once, streaming; drop a partial last line left by an interrupted write."""
+    prog = _Progress(set(), {}, {}, False)
     if not out.exists():
-        return set(), False
-    raw = out.read_bytes()
-    dropped = False
-    if raw and not raw.endswith(b"\n"):
-        cut = raw.rfind(b"\n") + 1
-        with out.open("r+b") as fh:
-            fh.truncate(cut)
-        raw, dropped = raw[:cut], True
-    keys = set()
-    for n, line in enumerate(raw.decode("utf-8").splitlines(), 1):
-        try:
-            rec = json.loads(line)
-            keys.add((rec["case_id"], rec["case_hash"], rec["kb_version"], rec["parameters_digest"]))
-        except (json.JSONDecodeError, KeyError):
-            raise BatchError(f"{out}: line {n} is not an audit record; choose another output file") from None
-    return keys, dropped
+        return prog
+    size = out.stat().st_size
+    if size:
+        with out.open("rb") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":  # find the start of the partial line and cut it off
+                pos = size - 1
+                while pos > 0:
+                    step = min(65536, pos)
+                    fh.seek(pos - step)
+                    chunk = fh.read(step)
+                    nl = chunk.rfind(b"\n")
+                    if nl >= 0:
+                        pos = pos - step + nl + 1
+                        break
+                    pos -= step
+                with out.open("r+b") as w:
+                    w.truncate(max(pos, 0))
+                prog.dropped = True
+    with out.open("r", encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            try:
+                rec = json.loads(line)
+                run = (rec["kb_version"], rec["parameters_digest"])
+                key = (rec["case_id"], rec["case_hash"], *run)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise BatchError(f"{out}: line {n} is not an audit record; choose another output file") from None
+            if keep_keys:
+                prog.keys.add(key)
+            prog.count[run] = prog.count.get(run, 0) + 1
+            prog.last[run] = rec["case_id"]
+    return prog
 
 
 def _case_files(folder: Path) -> list[Path]:
@@ -97,7 +125,11 @@ def run_batch(source: str | Path, output: str | Path, parameters: dict[str, Any]
     book = rulebook(g)
     values = check_parameters(book, parameters)
     pdigest = _digest(values)
-    done, dropped = _done(out)
+    cases_folder = source.is_dir() and not any(source.rglob("*.parquet"))
+    prog = _done(out, keep_keys=cases_folder)
+    done, dropped = prog.keys, prog.dropped
+    run = (book.kb_version, pdigest)
+    to_skip = prog.count.get(run, 0)  # tables: the first rows already recorded, in order
     counts: dict[str, int] = {}
     written = skipped = 0
     with out.open("a", encoding="utf-8") as fh:
@@ -110,7 +142,7 @@ def run_batch(source: str | Path, output: str | Path, parameters: dict[str, Any]
                 fh.flush()
 
         try:
-            if source.is_dir():
+            if cases_folder:
                 files = _case_files(source)
                 for path in tqdm(files, desc="cases", unit="case", disable=not progress):
                     try:
@@ -127,22 +159,35 @@ def run_batch(source: str | Path, output: str | Path, parameters: dict[str, Any]
             else:
                 from .cohort import evaluate_cohort
                 bar = tqdm(desc="cases", unit="case", disable=not progress)
+                seen = 0
+                rule_cols = [r.id for r in book.rules]
                 for df in _frames(source, chunk):
-                    res = evaluate_cohort(df, parameters, g=g, rules=True)
-                    rule_cols = [r.id for r in book.rules]
+                    if seen + len(df) <= to_skip:  # wholly done in an earlier run
+                        seen += len(df)
+                        skipped += len(df)
+                        bar.update(len(df))
+                        continue
+                    start = max(0, to_skip - seen)
+                    if start and str(df.index[start - 1]) != prog.last.get(run):
+                        raise BatchError(f"{out}: its records do not follow the order of {source.name}; "
+                                         "choose another output file")
+                    part = df.iloc[start:]
+                    skipped += start
+                    seen += len(df)
+                    res = evaluate_cohort(part, parameters, g=g, rules=True)
                     fired = res[rule_cols].to_numpy()
-                    rows = df.to_dict("records")
-                    for i, case_id in enumerate(df.index):
+                    rows = part.to_dict("records")
+                    outcome = res["outcome"].astype(str).to_numpy()
+                    visits, weeks, vpw = (res[c].to_numpy() for c in ("approved_visits", "approved_weeks",
+                                                                        "approved_visits_per_week"))
+                    referral = res["referral"].to_numpy()
+                    urgency = res["urgency"].astype(object).to_numpy()
+                    for i, case_id in enumerate(part.index):
                         key = (str(case_id), _digest(rows[i]), book.kb_version, pdigest)
-                        if key in done:
-                            skipped += 1
-                            continue
-                        r = res.iloc[i]
-                        emit(_record(key, values, [rule_cols[j] for j in fired[i].nonzero()[0]], str(r["outcome"]),
-                                     {"visits": int(r["approved_visits"]), "weeks": int(r["approved_weeks"]),
-                                      "visits_per_week": int(r["approved_visits_per_week"])},
-                                     {"recommended": bool(r["referral"]),
-                                      "urgency": None if not r["referral"] else str(r["urgency"])}))
+                        emit(_record(key, values, [rule_cols[j] for j in fired[i].nonzero()[0]], outcome[i],
+                                     {"visits": int(visits[i]), "weeks": int(weeks[i]), "visits_per_week": int(vpw[i])},
+                                     {"recommended": bool(referral[i]),
+                                      "urgency": str(urgency[i]) if referral[i] else None}))
                     bar.update(len(df))
                 bar.close()
         finally:

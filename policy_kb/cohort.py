@@ -541,8 +541,24 @@ def evaluate_cohort(df: pd.DataFrame | Mapping[str, Any], parameters: dict[str, 
     `determine`), deciding_rules (';'-joined ids of the counting rules that decide: deny rules if
     denied, limit rules if partially approved, support rules if approved). `rules=True` adds one bool
     column per rule (fired, governed or not). `parameters` are checked like `engine.determine`'s.
+
+    A Dask DataFrame is evaluated partition by partition (lazily; call `.compute()`), with the same
+    results as pandas: the graph and parameters travel to the workers with each task.
     """
+    if _is_dask(df):
+        g = g if g is not None else load_guideline()
+        check_parameters(rulebook(g), parameters)  # fail here, not on a worker
+        meta = CohortEvaluator(df._meta, g).evaluate(parameters, rules=rules)
+        return df.map_partitions(_evaluate_partition, parameters, g, rules, meta=meta)
     return CohortEvaluator(df, g).evaluate(parameters, rules=rules)
+
+
+def _evaluate_partition(part: pd.DataFrame, parameters, g, rules) -> pd.DataFrame:
+    return CohortEvaluator(part, g).evaluate(parameters, rules=rules)
+
+
+def _is_dask(df: Any) -> bool:
+    return type(df).__module__.startswith("dask")
 
 
 # ----------------------------------------------------------------------------- synthetic cohort
