@@ -66,12 +66,19 @@ def render_text(det: Determination, g: nx.MultiDiGraph | None = None, tree: bool
         if len(f["listings"]) > 1 and f["governing"]:
             others = [x for x in f["listings"] if x != f["governing"]]
             lines.append(f"  finding {f['label']!r} is listed {len(f['listings'])} times; governing: "
-                         f"{g.nodes[f['governing']]['kind'].replace('_', ' ')} ({f['why']}); also: "
-                         + "; ".join(f"{g.nodes[o]['kind'].replace('_', ' ')} '{g.nodes[o]['label']}'" for o in others))
+                         f"{_listing(g, f['governing'], f['label'])} ({f['why']}); also: "
+                         + "; ".join(_listing(g, o, f["label"]) for o in others))
     assumed = [f"{k}={v['value']:g}" for k, v in det.parameters.items() if v["source"] == "assumption" and v["decisive"]]
     if assumed:
         lines.append("  assumptions used by deciding rules: " + ", ".join(assumed))
     return "\n".join(lines)
+
+
+def _listing(g: nx.MultiDiGraph, node: str, label: str) -> str:
+    """'red flag under Present Complaint', with the item's label when it differs from the finding's words."""
+    d = g.nodes[node]
+    text = f"{d['kind'].replace('_', ' ')} under '{d['section'].split(' > ')[-1]}'"
+    return text if d["label"].lower() == label.lower() else f"{text} '{d['label']}'"
 
 
 def subgraph(det: Determination, g: nx.MultiDiGraph | None = None) -> nx.MultiDiGraph:
