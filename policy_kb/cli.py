@@ -178,15 +178,17 @@ def _golden_cases(folder: str | None):
     return [load_case(p) for p in sorted(root.glob("*.yaml")) if not p.name.endswith(".expected.yaml")]
 
 
-def _cohort_impact(old, new, n: int, parameters=None) -> list[str]:
+def _cohort_impact(old, new, n: int) -> list[str]:
+    """Outcome transitions on a synthetic cohort of n cases under two graphs (vectorised)."""
     import pandas as pd
 
     from .cohort import evaluate_cohort, synthetic_cohort
+    from .reform import OUTCOME_ORDER
     df = synthetic_cohort(n, seed=0)
-    a = evaluate_cohort(df, parameters, g=old)["outcome"].astype(str)
-    b = evaluate_cohort(df, parameters, g=new)["outcome"].astype(str)
-    tab = pd.crosstab(a, b)
-    lines = [f"synthetic cohort of {n:,} cases: {int((a != b).sum()):,} change outcome"]
+    a = evaluate_cohort(df, g=old)["outcome"].astype(str)
+    b = evaluate_cohort(df, g=new)["outcome"].astype(str)
+    tab = pd.crosstab(pd.Categorical(a, OUTCOME_ORDER), pd.Categorical(b, OUTCOME_ORDER), dropna=False)
+    lines = [f"Outcome impact on a synthetic cohort of {n:,} cases: {int((a != b).sum()):,} change"]
     for (x, y), k in tab.stack().items():
         if x != y and k:
             lines.append(f"  {k:,} {x.replace('_', ' ')} -> {y.replace('_', ' ')}")
@@ -205,7 +207,7 @@ def cmd_diff(args) -> int:
         impact = outcome_impact(old, new, _golden_cases(args.cases))
         print(f"\nOutcome impact on the golden library ({impact['n']} cases): {len(impact['changed'])} change")
         for cid, a, b in impact["changed"]:
-            print(f"  - {cid}: {a.replace('_', ' ')} -> {b.replace('_', ' ')}")
+            print(f"  - {cid}: {a} -> {b}")
         if args.cohort:
             print()
             print("\n".join(_cohort_impact(old, new, args.cohort)))
@@ -228,8 +230,12 @@ def cmd_whatif(args) -> int:
         row = cmp.table.loc[cid]
         print(f"  - {cid}: {row['baseline']} -> {row['reform']}")
     if args.cohort:
-        print()
-        print("\n".join(_cohort_impact(load_guideline(), reformed, args.cohort)))
+        from .cohort import synthetic_cohort
+        from .reform import compare_cohort
+        cc = compare_cohort(synthetic_cohort(args.cohort, seed=0), reform)
+        print(f"\non a synthetic cohort of {args.cohort:,} cases:")
+        print("\n".join(cc.sentences()))
+        print(cc.transitions.to_string())
     return 0
 
 
@@ -290,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("old")
     df.add_argument("new")
     df.add_argument("--cases", help="golden case folder (default data/cases)")
-    df.add_argument("--cohort", type=int, default=0, metavar="N", help="also compare on a synthetic cohort of N cases")
+    df.add_argument("--cohort", type=int, default=20_000, metavar="N",
+                    help="size of the synthetic cohort compared (default 20,000; 0 skips it)")
     df.add_argument("--no-impact", action="store_true", help="only the item, relation, parameter and rule changes")
     df.set_defaults(func=cmd_diff)
 

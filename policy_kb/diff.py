@@ -124,6 +124,11 @@ def policy_diff(old: nx.MultiDiGraph, new: nx.MultiDiGraph) -> PolicyDiff:
     return diff
 
 
+def _said(det) -> str:
+    ref = f", referral {det.referral['urgency']}" if det.referral["recommended"] else ""
+    return f"{det.outcome.replace('_', ' ')} ({det.approved['visits']} visits{ref})"
+
+
 def outcome_impact(old: nx.MultiDiGraph, new: nx.MultiDiGraph, cases: list) -> dict:
     """Outcome transitions of the same cases under both versions."""
     from .engine import determine
@@ -134,5 +139,5 @@ def outcome_impact(old: nx.MultiDiGraph, new: nx.MultiDiGraph, cases: list) -> d
         a, b = determine(case, g=old), determine(case, g=new)
         transitions[(a.outcome, b.outcome)] = transitions.get((a.outcome, b.outcome), 0) + 1
         if (a.outcome, a.approved, a.referral) != (b.outcome, b.approved, b.referral):
-            flipped.append((a.case_id, a.outcome, b.outcome))
+            flipped.append((a.case_id, _said(a), _said(b)))
     return {"transitions": transitions, "changed": flipped, "n": len(cases)}

@@ -116,7 +116,9 @@ class Comparison:
     causes: dict[str, int] = field(default_factory=dict)  # rule id -> cases it changed (fired in one, not the other)
 
     def sentences(self) -> list[str]:
-        out = [f"{len(self.flipped)} of {len(self.table)} cases change outcome."]
+        n_changed = int(self.table["changed"].sum()) if len(self.table) else 0
+        out = [f"{n_changed} of {len(self.table)} cases change (outcome, dosage or referral); "
+               f"{len(self.flipped)} change outcome."]
         for (a, b), n in self.transitions.stack().items():
             if a != b and n:
                 out.append(f"{n} case(s) go from {a.replace('_', ' ')} to {b.replace('_', ' ')}.")
@@ -160,3 +162,32 @@ def compare_cases(cases: list, reform: Reform | dict | str | Path, g: nx.MultiDi
 
 def reform_json(reform: Reform) -> str:
     return json.dumps(reform.model_dump(), indent=2)
+
+
+def compare_cohort(df, reform: Reform | dict | str | Path, g: nx.MultiDiGraph | None = None) -> Comparison:
+    """Baseline vs reform on a cohort fact table (vectorised): transitions, flipped rows, and for each
+    rule the number of changed rows in which it fires under one policy and not the other."""
+    import pandas as pd
+
+    from .cohort import evaluate_cohort
+
+    base = g if g is not None else load_guideline()
+    reformed = apply_reform(reform, base)
+    a = evaluate_cohort(df, g=base, rules=True)
+    b = evaluate_cohort(df, g=reformed, rules=True)
+    changed = ((a["outcome"].astype(str) != b["outcome"].astype(str))
+               | (a["approved_visits"] != b["approved_visits"]) | (a["referral"] != b["referral"]))
+    causes = {}
+    for rid in [c for c in a.columns if c.startswith("rule.")]:
+        in_b = b[rid] if rid in b.columns else False
+        n = int(((a[rid] != in_b) & changed).sum())
+        if n:
+            causes[rid] = n
+    table = pd.DataFrame({"baseline": a["outcome"].astype(str), "reform": b["outcome"].astype(str),
+                          "baseline_visits": a["approved_visits"], "reform_visits": b["approved_visits"],
+                          "changed": changed})
+    transitions = pd.crosstab(pd.Categorical(table["baseline"], OUTCOME_ORDER),
+                              pd.Categorical(table["reform"], OUTCOME_ORDER), dropna=False,
+                              rownames=["baseline"], colnames=["reform"])
+    flipped = list(table.index[table["baseline"] != table["reform"]])
+    return Comparison(table, transitions, flipped, causes)

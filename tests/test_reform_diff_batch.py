@@ -65,7 +65,7 @@ def test_comparing_a_reform_on_the_golden_library_reports_transitions_and_causes
     assert cmp.flipped and all(cmp.table.loc[c, "baseline"] == "partially_approved" for c in cmp.flipped)
     assert "rule.dosage.limited_short_trial" in cmp.causes
     assert cmp.transitions.loc["partially_approved", "approved"] == len(cmp.flipped)
-    assert cmp.sentences()[0].endswith("cases change outcome.")
+    assert cmp.sentences()[0].endswith(f"{len(cmp.flipped)} change outcome.")
 
 
 def test_whatif_cli(tmp_path, capsys):
@@ -103,7 +103,7 @@ def test_diff_cli_between_folders_with_golden_impact(tmp_path, capsys):
     assert main(["diff", str(default_data_dir()), str(new)]) == 0
     out = capsys.readouterr().out
     assert "limited_trial_weeks: 2 -> 4 weeks" in out and "Outcome impact on the golden library" in out
-    assert "partially approved -> approved" in out
+    assert "partially approved (4 visits) -> approved" in out or "-> approved (" in out
 
 
 def test_diff_cli_between_git_refs(capsys):
@@ -148,3 +148,23 @@ def test_batch_cli(tmp_path, capsys):
     assert main(["batch", str(CASES), "-o", str(tmp_path / "a.jsonl"), "--quiet"]) == 0
     assert "written, 0 already done" in capsys.readouterr().out
     assert main(["batch", str(tmp_path / "nowhere"), "-o", str(tmp_path / "a.jsonl")]) == 2
+
+
+def test_comparing_a_reform_on_a_cohort_names_the_rules_that_changed_cases():
+    from policy_kb.cohort import synthetic_cohort
+    from policy_kb.reform import compare_cohort
+    df = synthetic_cohort(5000, seed=3)
+    cmp = compare_cohort(df, {"disable_rules": ["rule.dosage.mild_lesser_frequency"]})
+    assert cmp.flipped
+    assert set(cmp.causes) == {"rule.dosage.mild_lesser_frequency"}
+    moved = cmp.table.loc[cmp.flipped]
+    assert set(moved["baseline"]) == {"partially_approved"} and set(moved["reform"]) == {"approved"}
+    assert int(cmp.transitions.to_numpy().sum()) == len(df)
+
+
+def test_whatif_cli_on_a_cohort(tmp_path, capsys):
+    reform = tmp_path / "r.yaml"
+    reform.write_text("name: three-week trial\nparameters: {limited_trial_weeks: 3}\n")
+    assert main(["whatif", str(reform), "--cohort", "3000"]) == 0
+    out = capsys.readouterr().out
+    assert "on a synthetic cohort of 3,000 cases:" in out and "rule.dosage.limited_short_trial" in out
