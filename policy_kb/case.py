@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Union
 

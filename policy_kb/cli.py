@@ -219,7 +219,7 @@ def cmd_whatif(args) -> int:
     from .reform import ReformError, apply_reform, compare_cases, load_reform
     try:
         reform = load_reform(args.reform)
-        reformed = apply_reform(reform)
+        apply_reform(reform)  # check it before any work
     except (ReformError, GuidelineDataError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
     cmp = compare_cases(_golden_cases(args.cases), reform)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .kb import GuidelineDataError, build_graph, default_data_dir, load_guideline
+from .kb import GuidelineDataError, default_data_dir, load_guideline
 
 ITEM_FIELDS = ("kind", "label", "section", "synonyms", "notes", "threshold", "urgency", "heading")
 RULE_FIELDS = ("effect", "when", "cap", "urgency", "urgent_when", "message", "actions", "disabled")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import networkx as nx
 
-from .case import Case, CaseError, parse_case
-from .facts import CaseFacts, case_facts
+from .case import Case, parse_case
+from .facts import COUNTED, CaseFacts, case_facts
 from .kb import load_guideline
 from .rulebook import EFFECTS, PARAMETER_LIST, RULE_LIST, Rule, Rulebook, derive, evaluate, expression_names
 
@@ -130,18 +130,10 @@ class Reason:
 
 
 # which listings each finding counter counts: fact name -> (kind, how it applies)
-COUNTED_LISTINGS = {
-    "n_general_absolute": ("general_absolute_contraindication", "always"),
-    "n_local_absolute_treated": ("local_absolute_contraindication", "in_treated_region"),
-    "n_local_absolute_other": ("local_absolute_contraindication", "outside_treated_region"),
-    "n_local_relative_treated": ("local_relative_contraindication", "in_treated_region"),
-    "n_general_relative": ("general_relative_contraindication", "always"),
+COUNTED_LISTINGS = {counter: (kind, applies) for kind, applies, counter, _ in COUNTED} | {
     "n_red_unaddressed": ("red_flag", "unaddressed"),
     "n_red_urgent_unaddressed": ("red_flag", "unaddressed"),
     "n_red_addressed": ("red_flag", "addressed"),
-    "n_yellow": ("yellow_flag", "always"),
-    "n_modality_contraindication": ("modality_contraindication", "planned_modality"),
-    "n_modality_precaution": ("modality_precaution", "planned_modality"),
 }
 
 

@@ -86,6 +86,19 @@ for _inst in INSTRUMENTS:
     FACTS[f"{_k}_improvement"] = ("float", f"{_inst} change from earliest to latest, positive = better; NaN unless scored twice")
 
 
+# (listing kind, how it applies, the fact it counts into, the message label list it adds to)
+COUNTED = (
+    ("general_absolute_contraindication", "always", "n_general_absolute", "general_absolute"),
+    ("local_absolute_contraindication", "in_treated_region", "n_local_absolute_treated", "local_absolute_treated"),
+    ("local_absolute_contraindication", "outside_treated_region", "n_local_absolute_other", "local_absolute_other"),
+    ("local_relative_contraindication", "in_treated_region", "n_local_relative_treated", "relative"),
+    ("general_relative_contraindication", "always", "n_general_relative", "relative"),
+    ("yellow_flag", "always", "n_yellow", "yellow_flags"),
+    ("modality_contraindication", "planned_modality", "n_modality_contraindication", "modality_contraindication"),
+    ("modality_precaution", "planned_modality", "n_modality_precaution", "modality_precaution"),
+)
+
+
 @dataclass
 class ResolvedFinding:
     """One finding of the case, with every listing of it in the guideline."""
@@ -248,23 +261,11 @@ def case_facts(case: Case, g: nx.MultiDiGraph, precedence: list[dict]) -> CaseFa
     for f in findings:
         kinds_applied = {(g.nodes[n]["kind"], a): n for n, a in f.active.items()}
         where = f" ({f.region})" if f.region else ""
-
-        def hit(kind, applies, counter, label_key, text=None):
+        for kind, applies, counter, label_key in COUNTED:
             n = kinds_applied.get((kind, applies))
-            if n is None:
-                return False
-            counts[counter] += 1
-            labels[label_key].append(text or g.nodes[n]["label"] + where)
-            return True
-
-        hit("general_absolute_contraindication", "always", "n_general_absolute", "general_absolute")
-        hit("local_absolute_contraindication", "in_treated_region", "n_local_absolute_treated", "local_absolute_treated")
-        hit("local_absolute_contraindication", "outside_treated_region", "n_local_absolute_other", "local_absolute_other")
-        hit("local_relative_contraindication", "in_treated_region", "n_local_relative_treated", "relative")
-        hit("general_relative_contraindication", "always", "n_general_relative", "relative")
-        hit("yellow_flag", "always", "n_yellow", "yellow_flags")
-        hit("modality_contraindication", "planned_modality", "n_modality_contraindication", "modality_contraindication")
-        hit("modality_precaution", "planned_modality", "n_modality_precaution", "modality_precaution")
+            if n is not None:
+                counts[counter] += 1
+                labels[label_key].append(g.nodes[n]["label"] + where)
         reds = [n for n, a in f.active.items() if g.nodes[n]["kind"] == "red_flag"]
         if reds:
             if f.addressed:

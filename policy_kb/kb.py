@@ -12,10 +12,13 @@ import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import networkx as nx
 import yaml
+
+if TYPE_CHECKING:  # imported at run time only on a cache miss (see read_entries)
+    from .schema import NodeEntry
 
 try:  # the C loader is several times faster; fall back to the pure-Python one
     _SafeLoader = yaml.CSafeLoader
@@ -178,7 +181,8 @@ def build_graph(data_dir: Path) -> tuple[nx.MultiDiGraph, list[Problem]]:
             g.add_edge(s, t, key=relation, relation=relation)
     problems.extend(_orphans(g, origin))
     if not problems:
-        from .rulebook_loader import check_rulebook
+        from .rulebook_loader import check_rulebook, place_parameters
+        place_parameters(g)
         problems.extend(check_rulebook(g))
     return g, problems
 

@@ -200,13 +200,15 @@ def check_rulebook(g: nx.MultiDiGraph) -> list:
         for rid in entry["not_met"] + entry["not_documented"]:
             if rid not in g or g.nodes[rid]["kind"] != "rule":
                 problems.append(Problem(file, "checklist", f"{entry['criterion']}: no rule {rid!r}"))
+    from .query import FINDING_KINDS
     for p in head["listing_precedence"]:
-        from .query import FINDING_KINDS
         if p["kind"] not in FINDING_KINDS:
             problems.append(Problem(file, "listing_precedence", f"{p['kind']} is not a finding kind"))
-    for n, d in g.nodes(data=True):
-        if d.get("kind") == "parameter":
-            cited = d["cites"]
-            if cited in g:
-                d["section"] = g.nodes[cited]["section"]
     return problems
+
+
+def place_parameters(g: nx.MultiDiGraph) -> None:
+    """A parameter's section is the section of the guideline item it cites (known once the graph is built)."""
+    for _, d in g.nodes(data=True):
+        if d.get("kind") == "parameter" and d["cites"] in g:
+            d["section"] = g.nodes[d["cites"]]["section"]

@@ -6,9 +6,8 @@ import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from policy_kb.case import CaseError, load_case, parse_case
+from policy_kb.case import CaseError
 from policy_kb.engine import ParameterError, determine, rulebook
 from policy_kb.explain import checklist, contingencies, counterfactuals, justification, render_text, subgraph
 
