@@ -17,7 +17,7 @@ import networkx as nx
 from .case import Case, parse_case
 from .facts import COUNTED, CaseFacts, case_facts
 from .kb import load_guideline
-from .rulebook import EFFECTS, PARAMETER_LIST, RULE_LIST, Rule, Rulebook, derive, evaluate, expression_names
+from .rulebook import EFFECTS, PARAMETER_LIST, RULE_LIST, full_condition, rule_reads, Rule, Rulebook, derive, evaluate, expression_names
 
 _BOOKS: "WeakKeyDictionary[nx.MultiDiGraph, Rulebook]" = WeakKeyDictionary()
 
@@ -37,37 +37,14 @@ def rulebook(g: nx.MultiDiGraph | None = None) -> Rulebook:
                           "description": d.get("notes", "")}
               for _, d in g.nodes(data=True) if d.get("kind") == "parameter"}
     derived = [(d["name"], d["expr"], compile(d["expr"], d["name"], "eval")) for d in head["derived"]]
-    dnames = {n: expression_names(e) for n, e, _ in derived}
-
-    def closure(names: set[str]) -> tuple[set[str], set[str]]:
-        ps, fs, todo = set(), set(), list(names)
-        while todo:
-            n = todo.pop()
-            if n in params:
-                ps.add(n)
-            elif n in dnames:
-                todo.extend(dnames[n] - fs)
-                fs.add(n)
-            else:
-                fs.add(n)
-        return ps, fs
-
     order = {n: i for i, n in enumerate(n for n, d in g.nodes(data=True)
                                         if d["kind"] == "rule" and not d.get("disabled"))}  # a reform may disable
     rules = []
     for n in sorted(order, key=order.get):
         d = g.nodes[n]
-        names = expression_names(d["when"]) | (expression_names(d["urgent_when"]) if d.get("urgent_when") else set())
         cap = d.get("cap") or None
-        when = d["when"]
-        if cap:  # a limit fires only when the request exceeds its cap
-            reqs = {"weeks": "requested_weeks", "visits_per_week": "requested_visits_per_week"}
-            when = f"({when}) & " + " & ".join(f"({reqs[k]} > {p})" for k, p in cap.items())
-            names |= set(cap.values()) | {reqs[k] for k in cap}
-        ps, fs = closure(names)
-        import string
-        msg_names = {f for _, f, _, _ in string.Formatter().parse(d["message"]) if f}
-        ps |= msg_names & set(params)
+        when = full_condition(d)
+        ps, fs = rule_reads(d, head["derived"], set(params))
         rules.append(Rule(
             id=n, label=d["label"], section=d["section"], effect=d["effect"], when=when,
             code=compile(when, n, "eval"),

@@ -181,8 +181,8 @@ def build_graph(data_dir: Path) -> tuple[nx.MultiDiGraph, list[Problem]]:
             g.add_edge(s, t, key=relation, relation=relation)
     problems.extend(_orphans(g, origin))
     if not problems:
-        from .rulebook_loader import check_rulebook, place_parameters
-        place_parameters(g)
+        from .rulebook_loader import check_rulebook, link_rules
+        link_rules(g)
         problems.extend(check_rulebook(g))
     return g, problems
 

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .kb import GuidelineDataError, Problem, load_guideline
-from .rulebook_loader import check_rulebook
+from .rulebook_loader import check_rulebook, link_rules
 
 EDITABLE_RULE_FIELDS = {"when", "effect", "cap", "message", "actions", "urgency", "urgent_when", "label"}
 EDITABLE_ITEM_FIELDS = {"label", "synonyms", "notes", "threshold", "urgency"}
@@ -84,6 +84,7 @@ def apply_reform(reform: Reform | dict | str | Path, g: nx.MultiDiGraph | None =
         if bad:
             raise ReformError(f"reform.replace_rules.{rid}: cannot change {sorted(bad)}; allowed: {sorted(EDITABLE_RULE_FIELDS)}")
         h.nodes[rid].update(changes)
+        h.remove_edges_from([(rid, v, "reads") for _, v, k in list(h.out_edges(rid, keys=True)) if k == "reads"])
     for nid, changes in reform.edit_items.items():
         if nid not in h or h.nodes[nid]["kind"] in ("rule", "parameter"):
             raise ReformError(f"reform.edit_items.{nid}: no such guideline item")
@@ -92,6 +93,8 @@ def apply_reform(reform: Reform | dict | str | Path, g: nx.MultiDiGraph | None =
             raise ReformError(f"reform.edit_items.{nid}: cannot change {sorted(bad)}; allowed: {sorted(EDITABLE_ITEM_FIELDS)}")
         h.nodes[nid].update(changes)
     problems: list[Problem] = check_rulebook(h)
+    if not problems:
+        link_rules(h)  # the reads edges of replaced rules follow their new expressions
     if problems:
         raise GuidelineDataError(problems)
     h.graph["kb_version"] = f"{base.graph['kb_version']}+reform.{reform.digest()}"

@@ -6,6 +6,7 @@ cohort (numpy columns): that is the single source of truth for both engines.
 from __future__ import annotations
 
 import ast
+import string
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,38 @@ def expression_names(expr: str) -> set[str]:
 def expression_literals(expr: str) -> set[Any]:
     return {n.value for n in ast.walk(ast.parse(expr, mode="eval"))
             if isinstance(n, ast.Constant) and not isinstance(n.value, str)}
+
+
+REQUESTED = {"weeks": "requested_weeks", "visits_per_week": "requested_visits_per_week"}
+
+
+def full_condition(rule: dict) -> str:
+    """A rule's `when`, and for a limit rule also "the request exceeds the cap", so a limit always lowers the dosage."""
+    cap = rule.get("cap") or {}
+    if not cap:
+        return rule["when"]
+    return f"({rule['when']}) & " + " & ".join(f"({REQUESTED[k]} > {p})" for k, p in cap.items())
+
+
+def rule_reads(rule: dict, derived: list[dict], parameters: set[str]) -> tuple[set[str], set[str]]:
+    """(parameters, facts) a rule reads: through its condition, urgency, cap, the derived facts those use
+    (transitively), and the parameters its message quotes."""
+    dnames = {d["name"]: expression_names(d["expr"]) for d in derived}
+    names = expression_names(full_condition(rule))
+    if rule.get("urgent_when"):
+        names |= expression_names(rule["urgent_when"])
+    ps: set[str] = set()
+    fs: set[str] = set()
+    todo = list(names)
+    while todo:
+        n = todo.pop()
+        if n in parameters:
+            ps.add(n)
+        elif n not in fs:
+            fs.add(n)
+            todo.extend(dnames.get(n, ()))
+    ps |= {f for _, f, _, _ in string.Formatter().parse(rule["message"]) if f} & parameters
+    return ps, fs
 
 
 _ALLOWED_NODES = (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Name, ast.Load,

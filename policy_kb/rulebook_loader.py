@@ -6,7 +6,7 @@ from typing import Any, Literal
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .rulebook import PARAMETER_LIST, RULE_LIST, check_expression, expression_names
+from .rulebook import PARAMETER_LIST, RULE_LIST, check_expression, expression_names, rule_reads
 from .schema import NodeEntry
 
 
@@ -207,8 +207,17 @@ def check_rulebook(g: nx.MultiDiGraph) -> list:
     return problems
 
 
-def place_parameters(g: nx.MultiDiGraph) -> None:
-    """A parameter's section is the section of the guideline item it cites (known once the graph is built)."""
+def link_rules(g: nx.MultiDiGraph) -> None:
+    """Once the graph is built: each parameter takes the section of the item it cites, and each rule gets a
+    `reads` edge to every parameter it reads (derived from its expressions, never written by hand)."""
+    params = {d["name"]: n for n, d in g.nodes(data=True) if d.get("kind") == "parameter"}
     for _, d in g.nodes(data=True):
         if d.get("kind") == "parameter" and d["cites"] in g:
             d["section"] = g.nodes[d["cites"]]["section"]
+    if RULE_LIST not in g:
+        return
+    derived = g.nodes[RULE_LIST]["derived"]
+    for n, d in list(g.nodes(data=True)):
+        if d.get("kind") == "rule" and not check_expression(d["when"]):
+            for p in sorted(rule_reads(d, derived, set(params))[0]):
+                g.add_edge(n, params[p], key="reads", relation="reads")

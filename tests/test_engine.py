@@ -311,3 +311,11 @@ def test_a_what_if_must_stay_a_coherent_policy():
 def test_an_exacerbation_before_the_onset_is_an_error():
     with pytest.raises(CaseError, match=r"^condition.exacerbation_date: 2025-09-01 is before onset_date 2025-10-01"):
         determine(good_case(condition__exacerbation_date="2025-09-01"))
+
+
+def test_reads_edges_in_the_graph_are_derived_from_the_rule_expressions(kb):
+    for r in rulebook(kb).rules:
+        edges = {v for _, v, rel in kb.out_edges(r.id, data="relation") if rel == "reads"}
+        assert edges == {f"parameter.{p}" for p in r.reads}, r.id
+    assert {f"parameter.{p}" for p in rulebook(kb).rule("rule.dosage.limited_short_trial").reads} >= {
+        "parameter.limited_trial_weeks", "parameter.acute_max_weeks", "parameter.subacute_max_weeks"}
