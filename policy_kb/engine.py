@@ -311,6 +311,8 @@ def _assemble(case: Case, book: Rulebook, values: dict, ns: dict, fired: dict[st
                 "progress", "function_scores"):
         fmt[f"{key}_text"] = _text([p.replace("_", " ") for p in cf.details.get(key, [])])
     fmt["stage"] = stage.replace("_", "-")
+    if stage in ("acute", "sub_acute"):  # the stage depends on parameters, so it joins the reasons here
+        fmt["limited_trial_reasons_text"] = _text([f"{fmt['stage']} stage"] + cf.details["limited_trial_reasons"])
     fmt["red_flag_urgency"] = referral["urgency"] or "routine"
     extra_absolute = [cf.details["vitals_fever_text"]] if bool(ns.get("fever_by_vitals")) else []
     extra_red = extra_absolute + ([cf.details["vitals_weight_loss_text"]] if bool(ns.get("weight_loss_by_vitals"))

@@ -319,3 +319,11 @@ def test_reads_edges_in_the_graph_are_derived_from_the_rule_expressions(kb):
         assert edges == {f"parameter.{p}" for p in r.reads}, r.id
     assert {f"parameter.{p}" for p in rulebook(kb).rule("rule.dosage.limited_short_trial").reads} >= {
         "parameter.limited_trial_weeks", "parameter.acute_max_weeks", "parameter.subacute_max_weeks"}
+
+
+def test_the_limited_trial_message_names_why_the_trial_is_limited():
+    acute = determine(good_case(condition__onset_date="2026-02-16"))
+    assert "(acute stage)" in [r for r in acute.reasons if r.rule == "rule.dosage.limited_short_trial"][0].because
+    severe = determine(good_case(condition__severity="severe", comorbidities=["diabetes"]))
+    text = [r for r in severe.reasons if r.rule == "rule.dosage.limited_short_trial"][0].because
+    assert "(severe, co-morbidities: diabetes)" in text
