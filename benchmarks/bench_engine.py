@@ -34,7 +34,7 @@ def main() -> None:
     cold = statistics.median(fresh(LOAD_ONLY, {"POLICY_KB_CACHE": "0"}) for _ in range(3))
     cached = statistics.median(fresh(LOAD_ONLY) for _ in range(3))
     import policy_kb
-    from policy_kb.case import load_case
+    from policy_kb.case import case_files, load_case
     g = policy_kb.load_guideline()
     t = time.perf_counter()
     for _ in range(100):
@@ -45,7 +45,7 @@ def main() -> None:
     print(f"load, from the disk cache:                {cached * 1000:7.1f} ms")
     print(f"load, warm (in-process cache):            {warm * 1e6:7.1f} us")
 
-    cases = [load_case(p) for p in sorted((ROOT / "data" / "cases").glob("*.yaml")) if not p.name.endswith(".expected.yaml")]
+    cases = [load_case(p) for p in case_files()]
     for c in cases:
         policy_kb.determine(c)
     n = 0

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .case import CaseError, case_to_dict, load_case
+from .case import CaseError, case_files, case_to_dict, load_case
 from .engine import check_parameters, determine, rulebook
 from .kb import load_guideline
 
@@ -91,8 +91,7 @@ def _done(out: Path, keep_keys: bool) -> _Progress:
 
 
 def _case_files(folder: Path) -> list[Path]:
-    files = [p for p in sorted(folder.iterdir())
-             if p.suffix in (".yaml", ".yml", ".json") and not p.name.endswith((".expected.yaml", ".expected.yml"))]
+    files = case_files(folder)
     if not files:
         raise BatchError(f"{folder}: no case files (*.yaml, *.json)")
     return files

@@ -115,6 +115,11 @@ class Episode(_Strict):
     complies_with_plan: bool = True
 
 
+# the documentation items a case records as documented or not, and the episode's yes/no facts: read by facts.py
+DOCUMENTED_KEYS = tuple(k for k, f in Documentation.model_fields.items() if f.annotation is bool)
+EPISODE_FLAGS = tuple(k for k, f in Episode.model_fields.items() if f.annotation is bool)
+
+
 class Case(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     submission: Literal["initial", "continued"] = "initial"
@@ -210,6 +215,17 @@ def load_case(path: str | Path) -> Case:
         where = f" at line {mark.line + 1}" if mark else ""
         raise CaseError("", f"{path.name}: malformed {'JSON' if path.suffix == '.json' else 'YAML'}{where}") from None
     return parse_case(data)
+
+
+GOLDEN_DIR = Path(__file__).resolve().parent.parent / "data" / "cases"
+
+
+def case_files(folder: str | Path | None = None) -> list[Path]:
+    """The case files of a folder (default: the golden library), in name order; golden expectations
+    (`*.expected.yaml`) are not cases."""
+    folder = Path(folder) if folder is not None else GOLDEN_DIR
+    return [p for p in sorted(folder.iterdir())
+            if p.suffix in (".yaml", ".yml", ".json") and not p.name.endswith((".expected.yaml", ".expected.yml"))]
 
 
 def case_to_dict(case: Case) -> dict:

@@ -145,12 +145,12 @@ def cmd_explain(args) -> int:
     for row in checklist(det):
         print(f"  {row.number}. [{row.status.replace('_', ' ')}] {row.label}")
         print(f"       {row.why}")
-    cfs = counterfactuals(case, sets)
+    cfs = counterfactuals(case, sets, base=det)
     if cfs:
         print("\n  what would change the outcome:")
         for cf in cfs:
             print(f"  - {cf.outcome.replace('_', ' ')} if {cf.change}")
-    cons = contingencies(case, sets)
+    cons = contingencies(case, sets, base=det)
     if cons:
         print("\n  contingent answers:")
         for c in cons:
@@ -171,11 +171,10 @@ def cmd_parameters(args) -> int:
 
 
 def _golden_cases(folder: str | None):
-    from .case import load_case
-    root = Path(folder) if folder else Path(__file__).resolve().parent.parent / "data" / "cases"
-    if not root.is_dir():
-        raise CliError(f"--cases: {root} is not a folder")
-    return [load_case(p) for p in sorted(root.glob("*.yaml")) if not p.name.endswith(".expected.yaml")]
+    from .case import case_files, load_case
+    if folder and not Path(folder).is_dir():
+        raise CliError(f"--cases: {folder} is not a folder")
+    return [load_case(p) for p in case_files(folder)]
 
 
 def _cohort_impact(old, new, n: int) -> list[str]:

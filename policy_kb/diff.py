@@ -73,21 +73,27 @@ def _label(g: nx.MultiDiGraph, n: str) -> str:
     return f"{d['kind'].replace('_', ' ')} '{d['label']}' ({n})"
 
 
+def _node_changes(old: nx.MultiDiGraph, new: nx.MultiDiGraph, ids_old: set[str], ids_new: set[str],
+                  fields: tuple[str, ...], full, short) -> list[str]:
+    """Sentences for nodes added, removed, and changed in any of `fields` (items and rules alike)."""
+    out = [f"added {full(new, n)}" for n in sorted(ids_new - ids_old)]
+    out += [f"removed {full(old, n)}" for n in sorted(ids_old - ids_new)]
+    for n in sorted(ids_old & ids_new):
+        for f in fields:
+            a, b = old.nodes[n].get(f), new.nodes[n].get(f)
+            if a != b:
+                out.append(f"{short(new, n)}: {f} changed from {a!r} to {b!r}")
+    return out
+
+
 def policy_diff(old: nx.MultiDiGraph, new: nx.MultiDiGraph) -> PolicyDiff:
     """Items, relations, parameters and rules added, removed or changed, in sentences."""
     diff = PolicyDiff(old.graph.get("kb_version", "?"), new.graph.get("kb_version", "?"))
     kinds = ("rule", "parameter")
     o_items = {n for n, k in old.nodes(data="kind") if k not in kinds}
     n_items = {n for n, k in new.nodes(data="kind") if k not in kinds}
-    for n in sorted(n_items - o_items):
-        diff.items.append(f"added {_label(new, n)} [{new.nodes[n]['section']}]")
-    for n in sorted(o_items - n_items):
-        diff.items.append(f"removed {_label(old, n)}")
-    for n in sorted(o_items & n_items):
-        for f in ITEM_FIELDS:
-            a, b = old.nodes[n].get(f), new.nodes[n].get(f)
-            if a != b:
-                diff.items.append(f"{_label(new, n)}: {f} changed from {a!r} to {b!r}")
+    diff.items = _node_changes(old, new, o_items, n_items, ITEM_FIELDS,
+                               lambda g, n: f"{_label(g, n)} [{g.nodes[n]['section']}]", _label)
     rel = lambda g: {(u, r, v) for u, v, r in g.edges(data="relation")}  # noqa: E731
     for u, r, v in sorted(rel(new) - rel(old)):
         if u in o_items or v in o_items or r != "part_of":
@@ -108,15 +114,9 @@ def policy_diff(old: nx.MultiDiGraph, new: nx.MultiDiGraph) -> PolicyDiff:
             diff.parameters.append(f"{name}: source {a['param_source']} -> {b['param_source']}")
     ro = {n for n, k in old.nodes(data="kind") if k == "rule"}
     rn = {n for n, k in new.nodes(data="kind") if k == "rule"}
-    for n in sorted(rn - ro):
-        diff.rules.append(f"added {n} ({new.nodes[n]['effect']}): {new.nodes[n]['label']}")
-    for n in sorted(ro - rn):
-        diff.rules.append(f"removed {n} ({old.nodes[n]['effect']}): {old.nodes[n]['label']}")
+    rule_text = lambda g, n: f"{n} ({g.nodes[n]['effect']}): {g.nodes[n]['label']}"  # noqa: E731
+    diff.rules = _node_changes(old, new, ro, rn, RULE_FIELDS, rule_text, lambda g, n: n)
     for n in sorted(ro & rn):
-        for f in RULE_FIELDS:
-            a, b = old.nodes[n].get(f), new.nodes[n].get(f)
-            if a != b:
-                diff.rules.append(f"{n}: {f} changed from {a!r} to {b!r}")
         ia = {v for _, v, r in old.out_edges(n, data="relation") if r == "implements"}
         ib = {v for _, v, r in new.out_edges(n, data="relation") if r == "implements"}
         if ia != ib:

@@ -194,10 +194,12 @@ def _as_objects(data: dict) -> dict:
     return data
 
 
-def counterfactuals(case: Case | dict, parameters: dict | None = None, max_pairs: int = 30) -> list[Counterfactual]:
-    """The smallest changes to a non-approved case that change its outcome, each checked by re-running."""
+def counterfactuals(case: Case | dict, parameters: dict | None = None, max_pairs: int = 30,
+                    base: Determination | None = None) -> list[Counterfactual]:
+    """The smallest changes to a non-approved case that change its outcome, each checked by re-running.
+    `base` is the case's determination under `parameters`, when the caller already has it."""
     case = case if isinstance(case, Case) else parse_case(case)
-    base = determine(case, parameters)
+    base = base or determine(case, parameters)
     if base.outcome == "approved":
         return []
     data = _as_objects(case_to_dict(case))
@@ -225,10 +227,11 @@ def counterfactuals(case: Case | dict, parameters: dict | None = None, max_pairs
     return found
 
 
-def contingencies(case: Case | dict, parameters: dict | None = None) -> list[dict]:
+def contingencies(case: Case | dict, parameters: dict | None = None,
+                  base: Determination | None = None) -> list[dict]:
     """For each deciding fact that is not documented: the outcome as documented and if it were."""
     case = case if isinstance(case, Case) else parse_case(case)
-    base = determine(case, parameters)
+    base = base or determine(case, parameters)
     data = _as_objects(case_to_dict(case))
     out = []
     for desc, edits in _edits(case, base):

@@ -11,7 +11,7 @@ from typing import Any
 
 import networkx as nx
 
-from .case import COVERED_PURPOSES, SPINAL_REGIONS, Case, CaseError
+from .case import COVERED_PURPOSES, DOCUMENTED_KEYS, EPISODE_FLAGS, SPINAL_REGIONS, Case, CaseError
 from .query import FINDING_KINDS, LabelError, find
 
 NAN = math.nan
@@ -61,24 +61,13 @@ FACTS: dict[str, tuple[str, str]] = {
     "n_trajectories": ("int", "outcome instruments scored at least twice"),
     "other_function_deficit_fraction": ("float", "smallest latest deficit on DASH/QuickDASH/LEFS/PSFS as a fraction of the scale"),
     "n_goals": ("int", "goals listed in the plan"),
-    "doc_dated_and_signed": ("bool", "documentation: dated and signed"),
-    "doc_symptoms_described": ("bool", "documentation: symptoms described"),
-    "doc_objective_findings": ("bool", "documentation: objective findings"),
-    "doc_functional_deficits": ("bool", "documentation: functional deficits"),
-    "doc_measurable_goals": ("bool", "documentation: measurable goals"),
-    "doc_individualized_plan": ("bool", "documentation: individualized plan"),
-    "doc_home_care_instructions": ("bool", "documentation: home care instructions"),
-    "doc_treatment_time_documented": ("bool", "documentation: treatment time"),
-    "doc_flags_screened": ("bool", "documentation: flags screened"),
     "discharge_date_documented": ("bool", "documentation: estimated discharge date after the review date"),
     "visits_completed": ("int", "visits completed in the episode"),
-    "maintenance_care": ("bool", "episode: maintenance care"),
-    "mtb_reached": ("bool", "episode: maximum therapeutic benefit reached"),
-    "home_program_sufficient": ("bool", "episode: home program sufficient"),
-    "duplicative_services": ("bool", "episode: duplicative services"),
-    "exacerbation_documented": ("bool", "episode: exacerbation documented"),
-    "complies_with_plan": ("bool", "episode: complies with plan"),
 }
+for _key in DOCUMENTED_KEYS:
+    FACTS[f"doc_{_key}"] = ("bool", f"documentation: {_key.replace('_', ' ')}")
+for _key in EPISODE_FLAGS:
+    FACTS[_key] = ("bool", f"episode: {_key.replace('_', ' ')}")
 for _inst in INSTRUMENTS:
     _k = _inst.lower()
     FACTS[f"{_k}_first"] = ("float", f"earliest {_inst} score, NaN if none")
@@ -206,14 +195,11 @@ def case_facts(case: Case, g: nx.MultiDiGraph, precedence: list[dict]) -> CaseFa
         "visits_completed": case.episode.visits_completed,
     }
     d = case.documentation
-    for key in ("dated_and_signed", "symptoms_described", "objective_findings", "functional_deficits",
-                "measurable_goals", "individualized_plan", "home_care_instructions", "treatment_time_documented",
-                "flags_screened"):
+    for key in DOCUMENTED_KEYS:
         r[f"doc_{key}"] = getattr(d, key)
     r["discharge_date_documented"] = d.estimated_discharge_date is not None and d.estimated_discharge_date > case.review_date
     e = case.episode
-    for key in ("maintenance_care", "mtb_reached", "home_program_sufficient", "duplicative_services",
-                "exacerbation_documented", "complies_with_plan"):
+    for key in EPISODE_FLAGS:
         r[key] = getattr(e, key)
 
     # outcome measures: earliest vs latest per instrument

@@ -191,13 +191,3 @@ def search(g: nx.MultiDiGraph, text: str, kinds: Iterable[str] | None = None) ->
         if all(w in hay for w in words):
             out.append(node)
     return sorted(out)
-
-
-def section_path(g: nx.MultiDiGraph, node: str) -> list[str]:
-    """The chain of part_of parents from the item up to the root."""
-    chain = []
-    cur = parent(g, node)
-    while cur is not None:
-        chain.append(cur)
-        cur = parent(g, cur)
-    return chain

@@ -13,7 +13,6 @@ A reform is a small YAML/JSON document applied to a copy of the knowledge graph,
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,10 +160,6 @@ def compare_cases(cases: list, reform: Reform | dict | str | Path, g: nx.MultiDi
                               rownames=["baseline"], colnames=["reform"])
     flipped = list(table.index[table["baseline"] != table["reform"]])
     return Comparison(table, transitions, flipped, causes)
-
-
-def reform_json(reform: Reform) -> str:
-    return json.dumps(reform.model_dump(), indent=2)
 
 
 def compare_cohort(df, reform: Reform | dict | str | Path, g: nx.MultiDiGraph | None = None) -> Comparison:

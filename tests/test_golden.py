@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policy_kb.case import load_case
+from policy_kb.case import case_files, load_case
 from policy_kb.engine import determine, rulebook
 
 from .conftest import REPO
 
 CASES = REPO / "data" / "cases"
-GOLDEN = sorted(p for p in CASES.glob("*.yaml") if not p.name.endswith(".expected.yaml"))
+GOLDEN = case_files(CASES)
 
 
 def expected(path: Path) -> dict:

@@ -6,10 +6,10 @@ import json
 import jsonschema
 import yaml
 
+from policy_kb.case import case_files
 from policy_kb.schema_export import SCHEMA_PATH, schema_text
 from widgets import graph_html, graph_widget
 
-from .conftest import REPO
 
 
 def test_published_case_schema_is_current():
@@ -18,9 +18,7 @@ def test_published_case_schema_is_current():
 
 def test_golden_cases_validate_against_the_published_schema():
     schema = json.loads(SCHEMA_PATH.read_text())
-    for p in sorted((REPO / "data" / "cases").glob("*.yaml")):
-        if p.name.endswith(".expected.yaml"):
-            continue
+    for p in case_files():
         data = json.loads(json.dumps(yaml.safe_load(p.read_text()), default=str))
         jsonschema.validate(data, schema)
 
